@@ -1,0 +1,312 @@
+"""The typer layer: options -> one core call -> console output. No logic lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gitops_gen import __version__, actions
+from gitops_gen.errors import GitopsGenError, UserError
+from gitops_gen.model import (
+    AUTH_MODES,
+    SIZE_TIERS,
+    Cluster,
+    DatabaseSpec,
+    HostRoute,
+    Tenant,
+)
+
+app = typer.Typer(
+    name="gitops-gen",
+    help="Keep a multi-tenant WorkflowGen estate on Kubernetes declared in git, for Argo CD and Flux.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ControllerOpt(StrEnum):
+    argocd = "argocd"
+    flux = "flux"
+
+
+class WindowsBuildOpt(StrEnum):
+    ltsc2019 = "ltsc2019"
+    ltsc2022 = "ltsc2022"
+
+
+class DatabaseOpt(StrEnum):
+    in_cluster = "in-cluster"
+    external = "external"
+
+
+class SecretsOpt(StrEnum):
+    external_secrets = "external-secrets"
+    pre_provisioned = "pre-provisioned"
+
+
+RepoOpt = Annotated[Path | None, typer.Option(
+    "--repo", help="Estate repository (default: the git repository around the current directory).",
+    show_default=False)]
+OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="Output format.")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Print the plan (files to create or change); write nothing.")]
+NoCommitOpt = Annotated[bool, typer.Option("--no-commit", help="Write the files but leave them uncommitted.")]
+
+
+@contextmanager
+def _errors(debug: bool = False) -> Iterator[None]:
+    try:
+        yield
+    except GitopsGenError as exc:
+        if os.environ.get("GITOPS_GEN_DEBUG"):
+            raise
+        err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+        if exc.hint:
+            err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _run(fn: Callable[[], T]) -> T:
+    with _errors():
+        return fn()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def _print_change(result: actions.ChangeResult, output: Output, done: str) -> None:
+    if output is Output.json:
+        _print_json(result.as_json())
+        return
+    plan = result.plan
+    if plan.empty:
+        out.print("Nothing to change.")
+        return
+    verb = "Would" if result.dry_run else "Did"
+    style = {"create": "green", "update": "yellow", "delete": "red"}
+    for c in plan.changes:
+        reason = f" ({c.reason})" if c.reason else ""
+        out.print(f"  [{style[c.action]}]{c.action:6}[/] {c.path}{reason}", markup=True, highlight=False)
+    counts = {a: sum(1 for c in plan.changes if c.action == a) for a in ("create", "update", "delete")}
+    summary = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+    out.print(f"{verb} {summary}.")
+    if result.dry_run:
+        out.print("Dry run: nothing was written.")
+    elif result.commit:
+        where = f" on branch {result.branch}" if result.branch else ""
+        out.print(f"{done}: committed {result.commit[:12]}{where}.")
+    else:
+        out.print(f"{done}: files written, not committed.")
+
+
+@app.callback(invoke_without_command=True)
+def _main(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
+    if version:
+        out.print(f"gitops-gen {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Directory of the new estate (created if missing).")],
+    repo_url: Annotated[str, typer.Option("--repo-url", help="URL Argo CD and Flux clone the estate from.")],
+    revision: Annotated[str, typer.Option(help="Branch the controllers follow.")] = "main",
+    workflowgen_version: Annotated[str, typer.Option(help="WorkflowGen version (X.Y.Z).")] = "10.3.1",
+    secrets: Annotated[SecretsOpt, typer.Option(help="How Secrets reach tenant namespaces.")] =
+        SecretsOpt.external_secrets,
+    dry_run: DryRunOpt = False,
+    no_commit: NoCommitOpt = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Scaffold an estate: gitops-gen.yaml, the WorkflowGen base, a CI workflow. Safe to re-run."""
+    result = _run(lambda: actions.init_estate(path, repo_url, revision, workflowgen_version, secrets.value,
+                                              dry_run=dry_run, commit=not no_commit))
+    _print_change(result, output, f"Estate ready in {path}")
+
+
+def _labels(pairs: list[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key:
+            raise UserError(f"--label {p!r} is not KEY=VALUE", "write it like --label tier=gold")
+        labels[key] = value
+    return labels
+
+
+@app.command("add-cluster")
+def add_cluster(
+    name: Annotated[str, typer.Argument(help="Cluster name (DNS label, at most 22 characters).")],
+    region: Annotated[str, typer.Option(help="Region the cluster runs in, e.g. eu-west.")],
+    controller: Annotated[ControllerOpt, typer.Option(help="GitOps controller reconciling the cluster.")],
+    windows_build: Annotated[WindowsBuildOpt, typer.Option(help="Windows Server build of its Windows nodes.")],
+    domain: Annotated[str, typer.Option(help="DNS domain of regional hosts (<tenant>.<domain>).")],
+    server: Annotated[str | None, typer.Option(help="Argo CD destination server URL.")] = None,
+    argocd_name: Annotated[str | None, typer.Option(help="Argo CD destination cluster name (instead of --server).")]
+        = None,
+    label: Annotated[list[str] | None, typer.Option(help="Cluster label KEY=VALUE (repeatable).")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch to commit on [default: gitops-gen/add-cluster-NAME].")]
+        = None,
+    repo: RepoOpt = None,
+    dry_run: DryRunOpt = False,
+    no_commit: NoCommitOpt = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Declare a cluster and write the objects its controller reconciles."""
+    def run() -> actions.ChangeResult:
+        root = actions.resolve_root(repo)
+        cluster = Cluster(name=name, region=region, controller=controller.value,
+                          windows_build=windows_build.value, domain=domain.lower(), argocd_server=server,
+                          argocd_name=argocd_name, labels=_labels(label or []))
+        if controller is ControllerOpt.flux and (server or argocd_name):
+            raise UserError("--server and --argocd-name are for Argo CD clusters",
+                            "drop them, or use --controller argocd")
+        if controller is ControllerOpt.argocd and not (server or argocd_name):
+            raise UserError("an Argo CD cluster needs --server URL or --argocd-name NAME",
+                            "give the destination as Argo CD knows it, e.g. --server https://10.0.0.1:6443")
+        return actions.add_cluster(root, cluster, dry_run=dry_run, commit=not no_commit, branch=branch)
+
+    _print_change(_run(run), output, f"Cluster {name} added")
+
+
+def _host_routes(hosts: list[str], clusters: list[str]) -> tuple[HostRoute, ...]:
+    routes = []
+    for h in hosts:
+        host, sep, placement = h.partition("=")
+        if sep and not placement:
+            raise UserError(f"--host {h!r} names no cluster after '='", "write HOST or HOST=CLUSTER")
+        routes.append(HostRoute(host.strip().lower(), placement or clusters[0]))
+    return tuple(routes)
+
+
+@app.command("add-tenant")
+def add_tenant(
+    name: Annotated[str, typer.Argument(help="Tenant name; also its namespace (DNS label, at most 40 characters).")],
+    cluster: Annotated[list[str], typer.Option(help="Cluster to place the tenant on (repeatable).")],
+    host: Annotated[list[str] | None, typer.Option(
+        help="Global host HOST or HOST=CLUSTER (repeatable); served by that placement, by default the first.")]
+        = None,
+    web_replicas: Annotated[int | None, typer.Option(help="Web pods per placement [default: from gitops-gen.yaml].")]
+        = None,
+    size: Annotated[str | None, typer.Option(help=f"Size tier: {', '.join(SIZE_TIERS)}.")] = None,
+    auth: Annotated[str | None, typer.Option(help=f"WFGEN_AUTH_MODE: {', '.join(AUTH_MODES)}.")] = None,
+    database: Annotated[DatabaseOpt | None, typer.Option(help="In-cluster SQL Server or an external one.")] = None,
+    database_cidr: Annotated[list[str] | None, typer.Option(
+        help="External database address block (repeatable); egress is allowed only there.")] = None,
+    database_port: Annotated[int, typer.Option(help="External database port.")] = 1433,
+    secret_key: Annotated[str | None, typer.Option(
+        help="Key of the tenant's secrets in the external store [default: <keyPrefix>/<tenant>].")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch to commit on [default: gitops-gen/add-tenant-NAME].")]
+        = None,
+    repo: RepoOpt = None,
+    dry_run: DryRunOpt = False,
+    no_commit: NoCommitOpt = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Add a tenant: its declaration, overlays and controller objects, committed on a new branch."""
+    def run() -> actions.ChangeResult:
+        root = actions.resolve_root(repo)
+        defaults = actions.config_of(root).defaults
+        db_mode = database.value if database else defaults.database
+        if database_cidr and db_mode != "external":
+            raise UserError("--database-cidr is for an external database", "add --database external")
+        tenant = Tenant(
+            name=name, placements=tuple(cluster), hosts=_host_routes(host or [], cluster),
+            web_replicas=web_replicas if web_replicas is not None else defaults.web_replicas,
+            size=size or defaults.size, auth=auth or defaults.auth,
+            database=DatabaseSpec(db_mode, tuple(database_cidr or ()), database_port),
+            secret_key=secret_key,
+        )
+        return actions.add_tenant(root, tenant, dry_run=dry_run, commit=not no_commit, branch=branch)
+
+    _print_change(_run(run), output, f"Tenant {name} added")
+
+
+@app.command()
+def generate(
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if any derived file is stale, "
+                                        "orphaned or hand-edited.")] = False,
+    repo: RepoOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Regenerate every derived file from the declarations and remove orphaned ones."""
+    result = _run(lambda: actions.generate(actions.resolve_root(repo), dry_run=dry_run or check))
+    if check:
+        if output is Output.json:
+            _print_json({"upToDate": result.plan.empty, "changes": result.plan.as_json()})
+        elif result.plan.empty:
+            out.print("All derived files are up to date.")
+        else:
+            err.print("[bold red]Derived files are out of date:[/]", markup=True)
+            for c in result.plan.changes:
+                what = {"create": "missing", "delete": "orphaned"}.get(c.action, c.reason)
+                err.print(f"  {what:12} {c.path}", highlight=False)
+            err.print("[yellow]hint:[/] run 'gitops-gen generate' and commit the result; hand edits of derived "
+                      "files are overwritten, so change the declarations instead", markup=True)
+        raise typer.Exit(0 if result.plan.empty else 1)
+    _print_change(result, output, "Generated")
+
+
+@app.command("list")
+def list_(repo: RepoOpt = None, output: OutputOpt = Output.table) -> None:
+    """Tenants by cluster, with regions, namespaces and hosts."""
+    clusters, rows = _run(lambda: actions.list_placements(actions.resolve_root(repo)))
+    if output is Output.json:
+        _print_json({
+            "clusters": [
+                {"name": c.name, "region": c.region, "controller": c.controller, "windowsBuild": c.windows_build,
+                 "domain": c.domain,
+                 "tenants": [r.as_json() for r in rows if r.cluster == c.name]}
+                for c in sorted(clusters.values(), key=lambda c: c.name)
+            ],
+        })
+        return
+    table = Table("cluster", "region", "controller", "tenant", "namespace", "hosts", box=None, pad_edge=False)
+    for r in rows:
+        table.add_row(r.cluster, r.region, r.controller, r.tenant, r.namespace,
+                      ", ".join([*r.global_hosts, r.regional_host]))
+    out.print(table)
+    out.print(f"{len({r.tenant for r in rows})} tenants, {len(rows)} placements on {len(clusters)} clusters.")
+
+
+@app.command()
+def route(
+    host: Annotated[str, typer.Argument(help="Host name, e.g. acme.wfg.example.com.")],
+    repo: RepoOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Which tenant, cluster, region and namespace serve a host."""
+    r = _run(lambda: actions.route(actions.resolve_root(repo), host))
+    if output is Output.json:
+        _print_json(r.as_json())
+        return
+    for key, value in (("host", f"{r.host} ({r.kind})"), ("tenant", r.row.tenant), ("cluster", r.row.cluster),
+                       ("region", r.row.region), ("namespace", r.row.namespace),
+                       ("controller", r.row.controller), ("url", f"https://{r.host}/wfgen")):
+        out.print(f"{key:11}{value}", highlight=False)
+
+
+def main() -> None:
+    app()

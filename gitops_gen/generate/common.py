@@ -1,0 +1,69 @@
+"""Names, labels and annotations shared by the base, the overlays and the checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PART_OF = "workflowgen"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_TENANT = "gitops-gen.io/tenant"
+LABEL_CLUSTER = "gitops-gen.io/cluster"
+LABEL_REGION = "gitops-gen.io/region"
+
+WEB = "workflowgen-web"
+WIN_SERVICES = "workflowgen-win-services"
+DATABASE = "workflowgen-database"
+CONFIG_MAP = "workflowgen-config"
+DATA_PVC = "workflowgen-data"
+INGRESS = "workflowgen"
+TLS_SECRET = "workflowgen-tls"
+#: Secrets the pods mount; supplied by External Secrets or pre-provisioned, never written to git.
+APP_SECRET = "workflowgen-app"
+LICENSE_SECRET = "workflowgen-license"
+DATABASE_SECRET = "workflowgen-database"
+LICENSE_FILE = "WorkflowGen.lic"
+
+APP_SECRET_KEYS = (
+    "WFGEN_DATABASE_CONNECTION_STRING",
+    "WFGEN_APP_SETTING_ApplicationSecurityPasswordSymmetricEncryptionKey",
+    "WFGEN_MACHINE_KEY_VALIDATION_KEY",
+    "WFGEN_MACHINE_KEY_DECRYPTION_KEY",
+)
+DATABASE_SECRET_KEYS = (
+    "SA_PASSWORD",
+    "WFGEN_DATABASE_USER_USERNAME",
+    "WFGEN_DATABASE_USER_PASSWORD",
+    "WFGEN_ADMIN_PASSWORD",
+)
+
+#: Protect data from both controllers' pruning and from deletion with the Application.
+PROTECT_ANNOTATIONS = {
+    "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+    "kustomize.toolkit.fluxcd.io/prune": "disabled",
+}
+
+#: Namespaced kinds a tenant overlay renders (the AppProject allow list is built from this).
+OVERLAY_NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
+    ("", "ConfigMap"), ("", "LimitRange"), ("", "PersistentVolumeClaim"), ("", "ResourceQuota"),
+    ("", "Service"), ("", "ServiceAccount"), ("apps", "Deployment"), ("apps", "StatefulSet"),
+    ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
+    ("external-secrets.io", "ExternalSecret"),
+)
+OVERLAY_CLUSTER_KINDS: tuple[tuple[str, str], ...] = (("", "Namespace"),)
+
+
+def component_labels(component: str) -> dict[str, str]:
+    return {LABEL_NAME: "workflowgen", LABEL_COMPONENT: component, LABEL_PART_OF: PART_OF}
+
+
+def meta(name: str, labels: dict[str, str] | None = None,
+         annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    m: dict[str, Any] = {"name": name}
+    if labels:
+        m["labels"] = dict(labels)
+    if annotations:
+        m["annotations"] = dict(annotations)
+    return m

@@ -1,0 +1,589 @@
+"""The estate's model: frozen dataclasses, validated when loaded from their declaration files."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gitops_gen import yamlio
+from gitops_gen.errors import DeclarationError, UserError
+
+API_VERSION = "gitops-gen.io/v1alpha1"
+
+Controller = Literal["argocd", "flux"]
+WindowsBuild = Literal["ltsc2019", "ltsc2022"]
+SecretsMode = Literal["external-secrets", "pre-provisioned"]
+DatabaseMode = Literal["in-cluster", "external"]
+
+CONTROLLERS: tuple[str, ...] = ("argocd", "flux")
+#: The node label value of each Windows Server LTSC build (node.kubernetes.io/windows-build).
+WINDOWS_BUILDS: dict[str, str] = {"ltsc2019": "10.0.17763", "ltsc2022": "10.0.20348"}
+#: WorkflowGen versions published with an ltsc2022 image (advantys/workflowgen-docker).
+LTSC2022_VERSIONS = frozenset({"9.6.1", "10.3.1"})
+SECRETS_MODES: tuple[str, ...] = ("external-secrets", "pre-provisioned")
+DATABASE_MODES: tuple[str, ...] = ("in-cluster", "external")
+#: WFGEN_AUTH_MODE values (docs.advantys.com, WorkflowGen for Docker, image configuration).
+AUTH_MODES: tuple[str, ...] = (
+    "application", "adfs", "auth0", "azure-v1", "basic", "ms-identity-v2", "okta", "windows",
+)
+#: Auth modes whose web pods call an external identity provider over HTTPS.
+OIDC_AUTH_MODES = frozenset({"adfs", "auth0", "azure-v1", "ms-identity-v2", "okta"})
+
+#: Namespaces a tenant may never take: the tenant name is its namespace on every cluster.
+RESERVED_NAMES = frozenset({
+    "default", "kube-system", "kube-public", "kube-node-lease", "argocd", "flux-system",
+    "cert-manager", "ingress-nginx", "external-secrets", "external-dns", "calico-system",
+    "calico-apiserver", "tigera-operator", "gatekeeper-system", "kyverno", "monitoring",
+    "gitops-gen", "base", "clusters", "overlays",
+})
+RESERVED_PREFIXES = ("kube-", "openshift-", "gitops-gen-")
+
+_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_HOST_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$")
+#: Longest tenant and cluster names: the Application ``<tenant>-<cluster>`` stays a 63-character label.
+MAX_TENANT_NAME = 40
+MAX_CLUSTER_NAME = 22
+
+
+# --------------------------------------------------------------------------- names and hosts
+
+def check_name(kind: str, value: str, max_len: int) -> str:
+    """Validate a tenant or cluster name; raise UserError naming the value and the fix."""
+    if not value:
+        raise UserError(f"{kind} name is empty", "give a lower-case DNS-1123 label such as 'acme'")
+    if "/" in value or "\\" in value or ".." in value:
+        raise UserError(
+            f"{kind} name {value!r} contains a path separator or '..'",
+            "names become directory names; use only a-z, 0-9 and '-'",
+        )
+    if len(value) > max_len:
+        raise UserError(
+            f"{kind} name {value!r} is {len(value)} characters, longer than {max_len}",
+            f"names derived from it (namespace, Application '<tenant>-<cluster>') must stay within 63; "
+            f"choose a {kind} name of at most {max_len} characters",
+        )
+    if not _LABEL.match(value):
+        raise UserError(
+            f"{kind} name {value!r} is not a DNS-1123 label",
+            "use lower-case letters, digits and '-', starting with a letter and ending with a letter or digit",
+        )
+    return value
+
+
+def check_tenant_name(value: str) -> str:
+    check_name("tenant", value, MAX_TENANT_NAME)
+    if value in RESERVED_NAMES or value.startswith(RESERVED_PREFIXES):
+        raise UserError(
+            f"tenant name {value!r} is reserved",
+            "the tenant name is its namespace on every cluster and must not collide with system "
+            "namespaces; choose another name",
+        )
+    return value
+
+
+def check_cluster_name(value: str) -> str:
+    return check_name("cluster", value, MAX_CLUSTER_NAME)
+
+
+def check_host(value: str, what: str = "host") -> str:
+    """A fully qualified DNS name of at least two labels, lower case, no wildcard, no scheme."""
+    if not isinstance(value, str) or not value:
+        raise UserError(f"{what} is empty", "give a DNS name such as 'acme.wfg.example.com'")
+    if "://" in value or "/" in value or ":" in value:
+        raise UserError(
+            f"{what} {value!r} is not a bare DNS name",
+            "give only the host, without scheme, port or path, e.g. 'acme.wfg.example.com'",
+        )
+    labels = value.split(".")
+    if (
+        len(value) > 253
+        or len(labels) < 2
+        or any(len(lab) > 63 or not _HOST_LABEL.match(lab) for lab in labels)
+        or labels[-1].isdigit()
+    ):
+        raise UserError(
+            f"{what} {value!r} is not a valid DNS name",
+            "use lower-case labels of letters, digits and '-', separated by dots, e.g. 'acme.wfg.example.com'",
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- estate configuration
+
+@dataclass(frozen=True)
+class SizeTier:
+    name: str
+    web_cpu: str
+    web_memory: str
+    web_cpu_limit: str
+    web_memory_limit: str
+    max_web_replicas: int
+    data_storage: str
+    database_storage: str
+    quota: Mapping[str, str]
+
+
+# Windows containers running IIS and the WorkflowGen services need about 1-2 GiB each.
+SIZE_TIERS: dict[str, SizeTier] = {
+    "small": SizeTier(
+        "small", "500m", "1Gi", "2", "2Gi", 2, "10Gi", "20Gi",
+        {"requests.cpu": "4", "requests.memory": "8Gi", "limits.cpu": "10", "limits.memory": "12Gi",
+         "pods": "10", "persistentvolumeclaims": "4", "requests.storage": "50Gi"},
+    ),
+    "medium": SizeTier(
+        "medium", "1", "2Gi", "2", "4Gi", 4, "50Gi", "100Gi",
+        {"requests.cpu": "8", "requests.memory": "16Gi", "limits.cpu": "16", "limits.memory": "32Gi",
+         "pods": "20", "persistentvolumeclaims": "4", "requests.storage": "200Gi"},
+    ),
+    "large": SizeTier(
+        "large", "2", "4Gi", "4", "8Gi", 8, "200Gi", "500Gi",
+        {"requests.cpu": "24", "requests.memory": "48Gi", "limits.cpu": "48", "limits.memory": "96Gi",
+         "pods": "40", "persistentvolumeclaims": "4", "requests.storage": "1000Gi"},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TenantDefaults:
+    web_replicas: int = 2
+    size: str = "small"
+    auth: str = "application"
+    database: str = "in-cluster"
+
+
+@dataclass(frozen=True)
+class EstateConfig:
+    repo_url: str
+    revision: str = "main"
+    workflowgen_version: str = "10.3.1"
+    database_image: str = "advantys/workflowgen-sql"
+    database_tag: str = "10.3.1-ubuntu-18.04"
+    ingress_class: str = "nginx"
+    ingress_namespace: str = "ingress-nginx"
+    ingress_annotations: Mapping[str, str] = field(
+        default_factory=lambda: {"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"}
+    )
+    issuer: str = "letsencrypt-prod"
+    issuer_kind: str = "ClusterIssuer"
+    secrets_mode: str = "external-secrets"
+    secret_store_kind: str = "ClusterSecretStore"
+    secret_store_name: str = "workflowgen"
+    secret_key_prefix: str = "workflowgen"
+    data_storage_class: str | None = None
+    database_storage_class: str | None = None
+    argocd_namespace: str = "argocd"
+    flux_namespace: str = "flux-system"
+    defaults: TenantDefaults = field(default_factory=TenantDefaults)
+    crd_dirs: tuple[str, ...] = ()
+
+    def image_tag(self, windows_build: str) -> str:
+        """The WorkflowGen tag for a cluster's Windows build: never a tag without an OS suffix."""
+        return f"{self.workflowgen_version}-win-{windows_build}"
+
+
+# --------------------------------------------------------------------------- clusters and tenants
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    region: str
+    controller: str
+    windows_build: str
+    domain: str
+    argocd_server: str | None = None
+    argocd_name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def windows_build_number(self) -> str:
+        return WINDOWS_BUILDS[self.windows_build]
+
+    def regional_host(self, tenant: str) -> str:
+        return f"{tenant}.{self.domain}"
+
+
+@dataclass(frozen=True)
+class HostRoute:
+    """A global host of a tenant and the placement (cluster) that serves it."""
+
+    host: str
+    placement: str
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    mode: str = "in-cluster"
+    cidrs: tuple[str, ...] = ()
+    port: int = 1433
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    placements: tuple[str, ...]
+    hosts: tuple[HostRoute, ...] = ()
+    web_replicas: int = 2
+    size: str = "small"
+    auth: str = "application"
+    database: DatabaseSpec = field(default_factory=DatabaseSpec)
+    secret_key: str | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.name
+
+    def global_hosts_of(self, cluster: str) -> list[str]:
+        return [h.host for h in self.hosts if h.placement == cluster]
+
+    def all_hosts(self, clusters: Mapping[str, Cluster]) -> list[str]:
+        """Every host this tenant answers on: its global hosts and one regional host per placement."""
+        regional = [clusters[c].regional_host(self.name) for c in self.placements if c in clusters]
+        return [h.host for h in self.hosts] + regional
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+class _Reader:
+    """Reads fields of one round-trip loaded declaration, raising errors that name file, line and field."""
+
+    def __init__(self, path: str, text: str, kind: str) -> None:
+        self.path = path
+        try:
+            doc = yamlio.load_declaration(text)
+        except Exception as exc:  # ruamel raises many error types
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise DeclarationError(path, f"is not valid YAML: {problem}", line,
+                                   "fix the YAML syntax at that line") from None
+        if not isinstance(doc, Mapping):
+            raise DeclarationError(path, f"must be a mapping with 'kind: {kind}'", None,
+                                   f"start the file with 'apiVersion: {API_VERSION}' and 'kind: {kind}'")
+        self.doc = doc
+        got_kind = doc.get("kind", kind)
+        if got_kind != kind:
+            self.fail("kind", f"is {got_kind!r}, expected {kind!r}", f"set 'kind: {kind}'")
+        allowed_api = doc.get("apiVersion", API_VERSION)
+        if allowed_api != API_VERSION:
+            self.fail("apiVersion", f"is {allowed_api!r}, this gitops-gen reads {API_VERSION!r}",
+                      f"set 'apiVersion: {API_VERSION}'")
+
+    def fail(self, dotted: str, message: str, hint: str | None = None, node: Any = None,
+             key: str | int | None = None) -> None:
+        node = self.doc if node is None else node
+        line = yamlio.line_of(node, key if key is not None else dotted.split(".")[-1])
+        raise DeclarationError(self.path, f"field '{dotted}' {message}", line, hint)
+
+    def check_keys(self, node: Mapping[str, Any], allowed: set[str], prefix: str = "") -> None:
+        for key in node:
+            if key not in allowed:
+                self.fail(f"{prefix}{key}", "is not a known field",
+                          f"known fields here: {', '.join(sorted(allowed))}", node, key)
+
+    def get(self, node: Mapping[str, Any], key: str, typ: type | tuple[type, ...], dotted: str,
+            default: Any = ..., hint: str | None = None) -> Any:
+        if key not in node or node[key] is None:
+            if default is ...:
+                line = yamlio.line_of(node)
+                raise DeclarationError(self.path, f"field '{dotted}' is missing", line,
+                                       hint or f"add '{key}:' to the file")
+            return default
+        value = node[key]
+        if typ is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, bool) and typ is int:
+            self.fail(dotted, f"must be a number, got {value!r}", hint, node, key)
+        if not isinstance(value, typ):
+            want = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+            names = {"str": "a string", "int": "a number", "CommentedMap": "a mapping",
+                     "Mapping": "a mapping", "list": "a list", "CommentedSeq": "a list"}
+            self.fail(dotted, f"must be {names.get(want, want)}, got {value!r}", hint, node, key)
+        return value
+
+    def choice(self, node: Mapping[str, Any], key: str, choices: tuple[str, ...], dotted: str,
+               default: Any = ...) -> str:
+        value = self.get(node, key, str, dotted, default)
+        if value not in choices:
+            self.fail(dotted, f"is {value!r}; it must be one of {', '.join(choices)}",
+                      f"set '{key}' to one of {', '.join(choices)}", node, key)
+        return str(value)
+
+    def mapping(self, node: Mapping[str, Any], key: str, dotted: str) -> Mapping[str, Any]:
+        value = self.get(node, key, Mapping, dotted, {})
+        return value  # type: ignore[no-any-return]
+
+    def wrap(self, dotted: str, node: Mapping[str, Any], key: str, fn: Any, *args: Any) -> Any:
+        """Run a name/host check and turn its UserError into a DeclarationError with a line."""
+        try:
+            return fn(*args)
+        except UserError as exc:
+            line = yamlio.line_of(node, key)
+            raise DeclarationError(self.path, f"field '{dotted}': {exc.message}", line, exc.hint) from None
+
+
+def _str_map(reader: _Reader, node: Mapping[str, Any], key: str, dotted: str) -> dict[str, str]:
+    raw = reader.mapping(node, key, dotted)
+    out: dict[str, str] = {}
+    for k, v in raw.items():
+        if not isinstance(k, str) or isinstance(v, (Mapping, list)) or v is None:
+            reader.fail(f"{dotted}.{k}", "must map a string to a string", None, raw, k)
+        out[k] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+# --------------------------------------------------------------------------- estate config
+
+def parse_config(path: str, text: str) -> EstateConfig:
+    r = _Reader(path, text, "Estate")
+    d = r.doc
+    r.check_keys(d, {"apiVersion", "kind", "repo", "workflowgen", "ingress", "certManager", "secrets",
+                     "storage", "argocd", "flux", "defaults", "crds"})
+    repo = r.mapping(d, "repo", "repo")
+    r.check_keys(repo, {"url", "revision"}, "repo.")
+    url = r.get(repo, "url", str, "repo.url", hint="set repo.url to the clone URL Argo CD and Flux read")
+    if not re.match(r"^(https://|http://|ssh://|git@)\S+$", url):
+        r.fail("repo.url", f"is {url!r}, not a git URL", "use https://..., ssh://... or git@host:path",
+               repo, "url")
+    revision = r.get(repo, "revision", str, "repo.revision", "main")
+
+    wfg = r.mapping(d, "workflowgen", "workflowgen")
+    r.check_keys(wfg, {"version", "databaseImage", "databaseTag"}, "workflowgen.")
+    version = r.get(wfg, "version", str, "workflowgen.version", "10.3.1")
+    if not _VERSION.match(version):
+        r.fail("workflowgen.version", f"is {version!r}, not a version X.Y.Z",
+               "use a published WorkflowGen version such as 10.3.1 (no 'latest', no OS suffix)", wfg, "version")
+    db_image = r.get(wfg, "databaseImage", str, "workflowgen.databaseImage", "advantys/workflowgen-sql")
+    if ":" in db_image.rsplit("/", 1)[-1]:
+        r.fail("workflowgen.databaseImage", f"is {db_image!r} and contains a tag",
+               "give the repository only and the tag in workflowgen.databaseTag", wfg, "databaseImage")
+    db_tag = r.get(wfg, "databaseTag", str, "workflowgen.databaseTag", f"{version}-ubuntu-18.04")
+
+    ing = r.mapping(d, "ingress", "ingress")
+    r.check_keys(ing, {"className", "controllerNamespace", "annotations"}, "ingress.")
+    ingress_class = r.get(ing, "className", str, "ingress.className", "nginx")
+    ingress_ns = r.get(ing, "controllerNamespace", str, "ingress.controllerNamespace", "ingress-nginx")
+    r.wrap("ingress.controllerNamespace", ing, "controllerNamespace", check_name, "namespace", ingress_ns, 63)
+    annotations = (_str_map(r, ing, "annotations", "ingress.annotations") if "annotations" in ing
+                   else {"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"})
+
+    cm = r.mapping(d, "certManager", "certManager")
+    r.check_keys(cm, {"issuer", "issuerKind"}, "certManager.")
+    issuer = r.get(cm, "issuer", str, "certManager.issuer", "letsencrypt-prod")
+    issuer_kind = r.choice(cm, "issuerKind", ("ClusterIssuer", "Issuer"), "certManager.issuerKind",
+                           "ClusterIssuer")
+
+    sec = r.mapping(d, "secrets", "secrets")
+    r.check_keys(sec, {"mode", "store", "keyPrefix"}, "secrets.")
+    mode = r.choice(sec, "mode", SECRETS_MODES, "secrets.mode", "external-secrets")
+    store = r.mapping(sec, "store", "secrets.store")
+    r.check_keys(store, {"kind", "name"}, "secrets.store.")
+    store_kind = r.choice(store, "kind", ("ClusterSecretStore", "SecretStore"), "secrets.store.kind",
+                          "ClusterSecretStore")
+    store_name = r.get(store, "name", str, "secrets.store.name", "workflowgen")
+    key_prefix = r.get(sec, "keyPrefix", str, "secrets.keyPrefix", "workflowgen")
+
+    st = r.mapping(d, "storage", "storage")
+    r.check_keys(st, {"dataClass", "databaseClass"}, "storage.")
+    data_class = r.get(st, "dataClass", str, "storage.dataClass", None) or None
+    db_class = r.get(st, "databaseClass", str, "storage.databaseClass", None) or None
+
+    argo = r.mapping(d, "argocd", "argocd")
+    r.check_keys(argo, {"namespace"}, "argocd.")
+    flux = r.mapping(d, "flux", "flux")
+    r.check_keys(flux, {"namespace"}, "flux.")
+
+    dfl = r.mapping(d, "defaults", "defaults")
+    r.check_keys(dfl, {"webReplicas", "size", "auth", "database"}, "defaults.")
+    defaults = TenantDefaults(
+        web_replicas=_replicas(r, dfl, "defaults.webReplicas", 2),
+        size=r.choice(dfl, "size", tuple(SIZE_TIERS), "defaults.size", "small"),
+        auth=r.choice(dfl, "auth", AUTH_MODES, "defaults.auth", "application"),
+        database=r.choice(dfl, "database", DATABASE_MODES, "defaults.database", "in-cluster"),
+    )
+    crds = r.get(d, "crds", list, "crds", [])
+    return EstateConfig(
+        repo_url=url, revision=revision, workflowgen_version=version, database_image=db_image,
+        database_tag=db_tag, ingress_class=ingress_class, ingress_namespace=ingress_ns,
+        ingress_annotations=annotations, issuer=issuer, issuer_kind=issuer_kind, secrets_mode=mode,
+        secret_store_kind=store_kind, secret_store_name=store_name, secret_key_prefix=key_prefix,
+        data_storage_class=data_class, database_storage_class=db_class,
+        argocd_namespace=r.get(argo, "namespace", str, "argocd.namespace", "argocd"),
+        flux_namespace=r.get(flux, "namespace", str, "flux.namespace", "flux-system"),
+        defaults=defaults, crd_dirs=tuple(str(c) for c in crds),
+    )
+
+
+def _replicas(r: _Reader, node: Mapping[str, Any], dotted: str, default: int) -> int:
+    key = dotted.split(".")[-1]
+    value = int(r.get(node, key, int, dotted, default))
+    if not 1 <= value <= 20:
+        r.fail(dotted, f"is {value}; it must be between 1 and 20", None, node, key)
+    return value
+
+
+# --------------------------------------------------------------------------- cluster.yaml
+
+def parse_cluster(path: str, text: str, expected_name: str | None = None) -> Cluster:
+    r = _Reader(path, text, "Cluster")
+    d = r.doc
+    r.check_keys(d, {"apiVersion", "kind", "name", "region", "controller", "argocd", "windowsBuild",
+                     "domain", "labels"})
+    name = r.get(d, "name", str, "name")
+    r.wrap("name", d, "name", check_cluster_name, name)
+    if expected_name is not None and name != expected_name:
+        r.fail("name", f"is {name!r} but the file is in clusters/{expected_name}/",
+               f"set 'name: {expected_name}' or move the file")
+    region = r.get(d, "region", str, "region")
+    r.wrap("region", d, "region", check_name, "region", region, 63)
+    controller = r.choice(d, "controller", CONTROLLERS, "controller")
+    build = r.choice(d, "windowsBuild", tuple(WINDOWS_BUILDS), "windowsBuild")
+    domain = r.get(d, "domain", str, "domain")
+    r.wrap("domain", d, "domain", check_host, domain, "domain")
+    server = name_ = None
+    argo = r.mapping(d, "argocd", "argocd")
+    r.check_keys(argo, {"server", "name"}, "argocd.")
+    if controller == "argocd":
+        server = r.get(argo, "server", str, "argocd.server", None)
+        name_ = r.get(argo, "name", str, "argocd.name", None)
+        if (server is None) == (name_ is None):
+            r.fail("argocd", "must set exactly one of 'server' or 'name' for an Argo CD cluster",
+                   "give the destination server URL (https://...) or the cluster's name in Argo CD")
+        if server is not None and not server.startswith("https://"):
+            r.fail("argocd.server", f"is {server!r}, not an https:// URL",
+                   "use the API server URL Argo CD knows, e.g. https://10.0.0.1:6443", argo, "server")
+    elif argo:
+        r.fail("argocd", "is set but the controller is flux", "remove the argocd section")
+    labels = _str_map(r, d, "labels", "labels")
+    return Cluster(name=name, region=region, controller=controller, windows_build=build, domain=domain,
+                   argocd_server=server, argocd_name=name_, labels=labels)
+
+
+def cluster_declaration(c: Cluster) -> dict[str, Any]:
+    doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Cluster", "name": c.name, "region": c.region,
+                           "controller": c.controller}
+    if c.controller == "argocd":
+        doc["argocd"] = {"server": c.argocd_server} if c.argocd_server else {"name": c.argocd_name}
+    doc.update({"windowsBuild": c.windows_build, "domain": c.domain, "labels": dict(c.labels)})
+    return doc
+
+
+# --------------------------------------------------------------------------- tenant.yaml
+
+def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tenant:
+    r = _Reader(path, text, "Tenant")
+    d = r.doc
+    r.check_keys(d, {"apiVersion", "kind", "name", "placements", "hosts", "webReplicas", "size", "auth",
+                     "database", "secrets"})
+    name = r.get(d, "name", str, "name")
+    r.wrap("name", d, "name", check_tenant_name, name)
+    if expected_name is not None and name != expected_name:
+        r.fail("name", f"is {name!r} but the file is in overlays/{expected_name}/",
+               f"set 'name: {expected_name}' or move the file")
+    raw_placements = r.get(d, "placements", list, "placements",
+                           hint="list the clusters this tenant runs on: placements: [{cluster: eu-west-1}]")
+    if not raw_placements:
+        r.fail("placements", "is empty", "a tenant runs on at least one cluster")
+    placements: list[str] = []
+    for i, p in enumerate(raw_placements):
+        if not isinstance(p, Mapping):
+            r.fail(f"placements[{i}]", "must be a mapping like {cluster: eu-west-1}", None, raw_placements, i)
+        r.check_keys(p, {"cluster"}, f"placements[{i}].")
+        cluster = r.get(p, "cluster", str, f"placements[{i}].cluster")
+        r.wrap(f"placements[{i}].cluster", p, "cluster", check_cluster_name, cluster)
+        if cluster in placements:
+            r.fail(f"placements[{i}].cluster", f"places the tenant on {cluster!r} twice",
+                   "list each cluster once", p, "cluster")
+        placements.append(cluster)
+    hosts: list[HostRoute] = []
+    raw_hosts = r.get(d, "hosts", list, "hosts", [])
+    for i, h in enumerate(raw_hosts):
+        if not isinstance(h, Mapping):
+            r.fail(f"hosts[{i}]", "must be a mapping like {host: acme.example.com, placement: eu-west-1}",
+                   None, raw_hosts, i)
+        r.check_keys(h, {"host", "placement"}, f"hosts[{i}].")
+        host = r.get(h, "host", str, f"hosts[{i}].host")
+        r.wrap(f"hosts[{i}].host", h, "host", check_host, host)
+        placement = r.get(h, "placement", str, f"hosts[{i}].placement", placements[0])
+        if placement not in placements:
+            r.fail(f"hosts[{i}].placement", f"is {placement!r}, which is not one of this tenant's placements "
+                   f"({', '.join(placements)})", "name a cluster listed under placements", h, "placement")
+        if any(x.host == host for x in hosts):
+            r.fail(f"hosts[{i}].host", f"declares {host!r} twice", "each global host is served by exactly "
+                   "one placement; list it once", h, "host")
+        hosts.append(HostRoute(host, placement))
+    size = r.choice(d, "size", tuple(SIZE_TIERS), "size", "small")
+    replicas = _replicas(r, d, "webReplicas", 2)
+    if replicas > SIZE_TIERS[size].max_web_replicas:
+        r.fail("webReplicas", f"is {replicas}, more than the {size!r} size tier's quota allows "
+               f"({SIZE_TIERS[size].max_web_replicas})", "lower webReplicas or choose a larger size", d,
+               "webReplicas")
+    auth = r.choice(d, "auth", AUTH_MODES, "auth", "application")
+    db = r.mapping(d, "database", "database")
+    r.check_keys(db, {"mode", "cidrs", "port"}, "database.")
+    db_mode = r.choice(db, "mode", DATABASE_MODES, "database.mode", "in-cluster")
+    cidrs: list[str] = []
+    port = 1433
+    if db_mode == "external":
+        raw_cidrs = r.get(db, "cidrs", list, "database.cidrs",
+                          hint="list the external SQL Server's addresses, e.g. cidrs: [10.20.0.4/32]; "
+                               "the NetworkPolicy allows egress only there")
+        if not raw_cidrs:
+            r.fail("database.cidrs", "is empty", "list the external SQL Server's addresses", db, "cidrs")
+        for i, c in enumerate(raw_cidrs):
+            try:
+                net = ipaddress.ip_network(str(c), strict=True)
+            except ValueError:
+                r.fail(f"database.cidrs[{i}]", f"is {c!r}, not a CIDR block", "write it like 10.20.0.4/32",
+                       raw_cidrs, i)
+            if net.prefixlen == 0:
+                r.fail(f"database.cidrs[{i}]", "opens egress to every address",
+                       "give the database server's own network", raw_cidrs, i)
+            cidrs.append(str(net))
+        port = int(r.get(db, "port", int, "database.port", 1433))
+        if not 1 <= port <= 65535:
+            r.fail("database.port", f"is {port}, not a TCP port", None, db, "port")
+    elif "cidrs" in db or "port" in db:
+        r.fail("database", "sets cidrs or port but mode is in-cluster",
+               "set 'mode: external' or remove cidrs and port")
+    sec = r.mapping(d, "secrets", "secrets")
+    r.check_keys(sec, {"remoteKey"}, "secrets.")
+    secret_key = r.get(sec, "remoteKey", str, "secrets.remoteKey", None)
+    return Tenant(
+        name=name, placements=tuple(placements), hosts=tuple(hosts), web_replicas=replicas, size=size,
+        auth=auth, database=DatabaseSpec(db_mode, tuple(cidrs), port), secret_key=secret_key,
+    )
+
+
+def tenant_declaration(t: Tenant) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "apiVersion": API_VERSION, "kind": "Tenant", "name": t.name,
+        "placements": [{"cluster": c} for c in t.placements],
+        "hosts": [{"host": h.host, "placement": h.placement} for h in t.hosts],
+        "webReplicas": t.web_replicas, "size": t.size, "auth": t.auth,
+        "database": {"mode": t.database.mode},
+    }
+    if t.database.mode == "external":
+        doc["database"].update({"cidrs": list(t.database.cidrs), "port": t.database.port})
+    if t.secret_key:
+        doc["secrets"] = {"remoteKey": t.secret_key}
+    return doc
+
+
+def quick_hosts(text: str | bytes) -> tuple[str | None, list[str], list[str]]:
+    """Tenant name, global hosts and placements of a tenant.yaml, read with the C loader (bulk path)."""
+    try:
+        doc = yamlio.load(text)
+    except Exception:
+        return None, [], []
+    if not isinstance(doc, dict):
+        return None, [], []
+    hosts = [str(h.get("host")) for h in doc.get("hosts") or [] if isinstance(h, dict) and h.get("host")]
+    placements = [str(p.get("cluster")) for p in doc.get("placements") or []
+                  if isinstance(p, dict) and p.get("cluster")]
+    name = doc.get("name")
+    return (str(name) if name is not None else None), hosts, placements

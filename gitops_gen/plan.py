@@ -1,0 +1,86 @@
+"""Desired files against what is on disk: the list of changes a command would make."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from gitops_gen.generate import is_generated, is_hand_edited
+
+Action = Literal["create", "update", "delete"]
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    action: Action
+    content: str | None = None
+    #: Why an existing file changes: "stale" (declarations changed), "hand-edited", or "unmanaged"
+    #: (a file gitops-gen did not write sits where it would write).
+    reason: str = ""
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    @property
+    def paths(self) -> list[str]:
+        return [c.path for c in self.changes]
+
+    def as_json(self) -> list[dict[str, str]]:
+        return [{"path": c.path, "action": c.action, **({"reason": c.reason} if c.reason else {})}
+                for c in self.changes]
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except UnicodeDecodeError:
+        return ""
+
+
+def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[str] = ()) -> Plan:
+    """Changes turning the work tree into ``desired``; derived files under ``orphans_under`` that
+    ``desired`` no longer contains are deleted (files gitops-gen did not write are never touched)."""
+    plan = Plan()
+    for rel in sorted(desired):
+        current = _read(root / rel)
+        if current is None:
+            plan.changes.append(Change(rel, "create", desired[rel]))
+        elif current != desired[rel]:
+            if not is_generated(current):
+                reason = "unmanaged"
+            elif is_hand_edited(current):
+                reason = "hand-edited"
+            else:
+                reason = "stale"
+            plan.changes.append(Change(rel, "update", desired[rel], reason))
+    for top in orphans_under:
+        for rel in sorted(_walk(root, top)):
+            if rel in desired:
+                continue
+            text = _read(root / rel)
+            if text is not None and is_generated(text):
+                plan.changes.append(Change(rel, "delete", None, "orphaned"))
+    return plan
+
+
+def _walk(root: Path, top: str) -> Iterable[str]:
+    base = root / top
+    if not base.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        for f in filenames:
+            yield f"{rel_dir}/{f}"

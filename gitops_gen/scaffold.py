@@ -1,0 +1,86 @@
+"""Files ``gitops-gen init`` writes once; people own and edit them afterwards."""
+
+from __future__ import annotations
+
+from gitops_gen import layout
+from gitops_gen.model import API_VERSION, EstateConfig
+
+
+def config_text(config: EstateConfig) -> str:
+    d = config.defaults
+    secrets_store = f"    kind: {config.secret_store_kind}\n    name: {config.secret_store_name}\n"
+    annotations = "".join(f'    {k}: "{v}"\n' for k, v in config.ingress_annotations.items())
+    return f"""\
+# gitops-gen estate configuration. Edit it, then run 'gitops-gen generate' to update derived files.
+apiVersion: {API_VERSION}
+kind: Estate
+repo:
+  # The URL Argo CD and Flux clone, and the branch they follow.
+  url: {config.repo_url}
+  revision: {config.revision}
+workflowgen:
+  # Each cluster gets the image tag <version>-win-<its Windows build>.
+  version: {config.workflowgen_version}
+  databaseImage: {config.database_image}
+  databaseTag: {config.database_tag}
+ingress:
+  className: {config.ingress_class}
+  # Web pods accept traffic only from this namespace.
+  controllerNamespace: {config.ingress_namespace}
+  # Must redirect HTTP to HTTPS for the ingress controller in use.
+  annotations:
+{annotations}certManager:
+  issuer: {config.issuer}
+  issuerKind: {config.issuer_kind}
+secrets:
+  # external-secrets: one ExternalSecret per secret and tenant, read from the store below under
+  #   <keyPrefix>/<tenant>; pre-provisioned: the Secrets workflowgen-app, workflowgen-license and
+  #   workflowgen-database exist in each tenant namespace already. Never put a secret value in git.
+  mode: {config.secrets_mode}
+  store:
+{secrets_store}  keyPrefix: {config.secret_key_prefix}
+storage:
+  # ReadWriteMany class for the shared C:\\wfgen\\data volume (e.g. azurefile-csi); empty: the default class.
+  dataClass: {config.data_storage_class or ""}
+  databaseClass: {config.database_storage_class or ""}
+argocd:
+  namespace: {config.argocd_namespace}
+flux:
+  namespace: {config.flux_namespace}
+defaults:
+  webReplicas: {d.web_replicas}
+  size: {d.size}
+  auth: {d.auth}
+  database: {d.database}
+"""
+
+
+def ci_workflow() -> str:
+    return """\
+# Written by 'gitops-gen init'; yours to adapt. Fails the pull request when a derived file is
+# stale, orphaned or hand-edited.
+name: gitops-gen
+on:
+  pull_request:
+  push:
+    branches: [main]
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      # Point the repository variable GITOPS_GEN_PIP_SPEC at your index or a git URL of gitops-gen.
+      - run: pip install "${{ vars.GITOPS_GEN_PIP_SPEC || 'gitops-gen==0.1.0' }}"
+      - run: gitops-gen generate --check
+"""
+
+
+def scaffold_files(config: EstateConfig) -> dict[str, str]:
+    return {layout.CONFIG_FILE: config_text(config), layout.CI_WORKFLOW: ci_workflow()}
+
+

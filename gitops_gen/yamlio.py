@@ -1,0 +1,78 @@
+"""The one YAML module.
+
+Generated files are dumped with PyYAML in a canonical form (same data, same bytes).
+Bulk reads use LibYAML's C loader. Files people edit (declarations) are read and written
+with ruamel.yaml round-trip so their comments and key order survive edits.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+try:
+    from yaml import CSafeDumper as _Dumper
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - only without LibYAML
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+def dump_docs(docs: Iterable[Any], header: str = "") -> str:
+    """Dump documents canonically, separated by ``---``, with an optional comment header."""
+    parts = [
+        yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
+        for doc in docs
+    ]
+    return header + "---\n".join(parts)
+
+
+def dump(doc: Any, header: str = "") -> str:
+    return dump_docs([doc], header)
+
+
+def load(text: str | bytes) -> Any:
+    return yaml.load(text, Loader=_Loader)
+
+
+def load_all(text: str | bytes) -> Iterator[Any]:
+    return (d for d in yaml.load_all(text, Loader=_Loader) if d is not None)
+
+
+def _round_trip() -> YAML:
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.width = 4096
+    return rt
+
+
+def load_declaration(text: str) -> Any:
+    """Round-trip load: the result keeps comments and records line numbers (``.lc``)."""
+    return _round_trip().load(text)
+
+
+def dump_declaration(doc: Any) -> str:
+    out = io.StringIO()
+    _round_trip().dump(doc, out)
+    return out.getvalue()
+
+
+def line_of(node: Any, key: str | int | None = None) -> int | None:
+    """1-based line of ``node`` (or of ``node[key]``) in a round-trip loaded document."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if key is None:
+            return int(lc.line) + 1
+        if isinstance(node, CommentedMap):
+            return int(lc.key(key)[0]) + 1
+        return int(lc.item(key)[0]) + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return int(lc.line) + 1
