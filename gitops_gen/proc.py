@@ -1,0 +1,22 @@
+"""The one subprocess runner: argument lists, no shell, a timeout, stderr kept in the error."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from gitops_gen.errors import ToolError
+
+
+def run(args: Sequence[str], cwd: Path | None = None, timeout: float = 300) -> str:
+    try:
+        proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ToolError(f"{args[0]} is not installed or not on PATH",
+                        f"install {args[0]} and run the command again") from None
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{' '.join(args)} did not finish in {timeout:.0f} s", "look for a hung process") from None
+    if proc.returncode != 0:
+        raise ToolError(f"{' '.join(args)} failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
+    return proc.stdout
