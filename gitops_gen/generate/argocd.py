@@ -14,6 +14,8 @@ from typing import Any
 from gitops_gen import layout, yamlio
 from gitops_gen.generate import header
 from gitops_gen.generate.common import (
+    EXTERNAL_SECRETS_KINDS,
+    IN_CLUSTER_DATABASE_KINDS,
     LABEL_CLUSTER,
     LABEL_MANAGED_BY,
     LABEL_REGION,
@@ -83,6 +85,16 @@ def placement_record(tenant: Tenant, cluster: Cluster) -> dict[str, Any]:
             "path": layout.overlay_dir(tenant.name, cluster.name)}
 
 
+def namespaced_kinds(config: EstateConfig, tenant: Tenant) -> list[tuple[str, str]]:
+    """Exactly the namespaced kinds the tenant's overlays render: nothing else may be synced."""
+    kinds = list(OVERLAY_NAMESPACED_KINDS)
+    if tenant.database.mode == "in-cluster":
+        kinds += IN_CLUSTER_DATABASE_KINDS
+    if config.secrets_mode == "external-secrets":
+        kinds += EXTERNAL_SECRETS_KINDS
+    return sorted(kinds)
+
+
 def appproject(config: EstateConfig, tenant: Tenant, clusters: Iterable[Cluster]) -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
@@ -95,7 +107,7 @@ def appproject(config: EstateConfig, tenant: Tenant, clusters: Iterable[Cluster]
             "sourceRepos": [config.repo_url],
             "destinations": [_destination(c, tenant.namespace) for c in clusters],
             "clusterResourceWhitelist": [{"group": g, "kind": k} for g, k in OVERLAY_CLUSTER_KINDS],
-            "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in OVERLAY_NAMESPACED_KINDS],
+            "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in namespaced_kinds(config, tenant)],
             "orphanedResources": {"warn": True},
         },
     }

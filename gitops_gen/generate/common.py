@@ -45,14 +45,15 @@ PROTECT_ANNOTATIONS = {
     "kustomize.toolkit.fluxcd.io/prune": "disabled",
 }
 
-#: Namespaced kinds a tenant overlay renders (the AppProject allow list is built from this).
+#: Kinds every tenant overlay renders, as (API group, kind); the AppProject allow lists come from these.
 OVERLAY_NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
     ("", "ConfigMap"), ("", "LimitRange"), ("", "PersistentVolumeClaim"), ("", "ResourceQuota"),
-    ("", "Service"), ("", "ServiceAccount"), ("apps", "Deployment"), ("apps", "StatefulSet"),
+    ("", "Service"), ("", "ServiceAccount"), ("apps", "Deployment"),
     ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
-    ("external-secrets.io", "ExternalSecret"),
 )
 OVERLAY_CLUSTER_KINDS: tuple[tuple[str, str], ...] = (("", "Namespace"),)
+IN_CLUSTER_DATABASE_KINDS: tuple[tuple[str, str], ...] = (("apps", "StatefulSet"),)
+EXTERNAL_SECRETS_KINDS: tuple[tuple[str, str], ...] = (("external-secrets.io", "ExternalSecret"),)
 
 
 def component_labels(component: str) -> dict[str, str]:
