@@ -1,0 +1,80 @@
+"""Shared fixtures: real estates in real git repositories under tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from gitops_gen import actions
+from gitops_gen.model import Cluster, DatabaseSpec, HostRoute, Tenant
+
+REPO_URL = "https://git.example.com/platform/estate.git"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Commits need an identity; never depend on the machine's git config."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text("[user]\n\tname = Test Engineer\n\temail = test@example.com\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    pygit2.settings.search_path[pygit2.GIT_CONFIG_LEVEL_GLOBAL] = str(home)
+
+
+EU = Cluster(name="eu-west-1", region="eu-west", controller="argocd", windows_build="ltsc2022",
+             domain="eu.wfg.example.com", argocd_server="https://10.0.0.1:6443")
+US = Cluster(name="us-east-1", region="us-east", controller="flux", windows_build="ltsc2019",
+             domain="us.wfg.example.com")
+
+
+def make_estate(path: Path, tenants: bool = True) -> Path:
+    """The issue's example: two clusters (Argo CD and Flux), acme on one, globex on both."""
+    actions.init_estate(path, REPO_URL)
+    actions.add_cluster(path, EU, branch="setup-eu")
+    actions.add_cluster(path, US, branch="setup-us")
+    if tenants:
+        actions.add_tenant(path, Tenant("acme", ("eu-west-1",), (HostRoute("acme.wfg.example.com", "eu-west-1"),)),
+                           branch="setup-acme")
+        actions.add_tenant(path, Tenant("globex", ("eu-west-1", "us-east-1"),
+                                        (HostRoute("globex.wfg.example.com", "eu-west-1"),),
+                                        database=DatabaseSpec("external", ("10.20.0.0/24",), 1433),
+                                        auth="ms-identity-v2", size="medium", web_replicas=3),
+                           branch="setup-globex")
+    return path
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Path:
+    return make_estate(tmp_path / "estate")
+
+
+@pytest.fixture
+def bare_estate(tmp_path: Path) -> Path:
+    """Initialised with both clusters, no tenant yet."""
+    return make_estate(tmp_path / "estate", tenants=False)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under root (the .git directory included) with a hash of its bytes."""
+    out: dict[str, str] = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            p = Path(dirpath) / f
+            rel = p.relative_to(root).as_posix()
+            if rel.startswith(".git/gitops-gen/"):
+                continue  # the host cache is not repository state
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def cli_env() -> Iterator[dict[str, str]]:
+    yield {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
