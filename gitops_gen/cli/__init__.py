@@ -167,7 +167,7 @@ def add_cluster(
     argocd_name: Annotated[str | None, typer.Option(help="Argo CD destination cluster name (instead of --server).")]
         = None,
     label: Annotated[list[str] | None, typer.Option(help="Cluster label KEY=VALUE (repeatable).")] = None,
-    branch: Annotated[str | None, typer.Option(help="Branch to commit on [default: gitops-gen/add-cluster-NAME].")]
+    branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-cluster-NAME).")]
         = None,
     repo: RepoOpt = None,
     dry_run: DryRunOpt = False,
@@ -208,7 +208,7 @@ def add_tenant(
     host: Annotated[list[str] | None, typer.Option(
         help="Global host HOST or HOST=CLUSTER (repeatable); served by that placement, by default the first.")]
         = None,
-    web_replicas: Annotated[int | None, typer.Option(help="Web pods per placement [default: from gitops-gen.yaml].")]
+    web_replicas: Annotated[int | None, typer.Option(help="Web pods per placement (default: from gitops-gen.yaml).")]
         = None,
     size: Annotated[str | None, typer.Option(help=f"Size tier: {', '.join(SIZE_TIERS)}.")] = None,
     auth: Annotated[str | None, typer.Option(help=f"WFGEN_AUTH_MODE: {', '.join(AUTH_MODES)}.")] = None,
@@ -217,8 +217,8 @@ def add_tenant(
         help="External database address block (repeatable); egress is allowed only there.")] = None,
     database_port: Annotated[int, typer.Option(help="External database port.")] = 1433,
     secret_key: Annotated[str | None, typer.Option(
-        help="Key of the tenant's secrets in the external store [default: <keyPrefix>/<tenant>].")] = None,
-    branch: Annotated[str | None, typer.Option(help="Branch to commit on [default: gitops-gen/add-tenant-NAME].")]
+        help="Key of the tenant's secrets in the external store (default: <keyPrefix>/<tenant>).")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-tenant-NAME).")]
         = None,
     repo: RepoOpt = None,
     dry_run: DryRunOpt = False,

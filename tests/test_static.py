@@ -1,0 +1,23 @@
+"""The package passes mypy --strict and ruff: part of the test command, so CI enforces it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.tools import PROJECT_ROOT
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+def test_mypy_strict() -> None:
+    result = _run("mypy", "--strict", "gitops_gen")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff() -> None:
+    result = _run("ruff", "check", "gitops_gen", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
