@@ -87,6 +87,7 @@ def _apply_and_commit(root: Path, plan: Plan, message: str, branch: str | None, 
     repo = gitrepo.open_repo(root) if commit else gitrepo.discover(root)
     if repo is not None:
         _refuse_dirty(repo, root, plan)
+    _refuse_unmanaged(plan, "the command")
     if commit:
         assert repo is not None
         if repo.head_is_unborn:
@@ -218,21 +219,19 @@ def generate(root: Path, dry_run: bool = False) -> ChangeResult:
     plan = plan_files(root, estate_files(estate), orphans_under=layout.DERIVED_ROOTS)
     result = ChangeResult(plan, dry_run=dry_run)
     if not dry_run and not plan.empty:
-        repo = gitrepo.discover(root)
-        if repo is not None:
-            _refuse_unmanaged(repo, root, plan)
+        _refuse_unmanaged(plan, "generate")
         apply_plan(root, plan)
     return result
 
 
-def _refuse_unmanaged(repo: pygit2.Repository, root: Path, plan: Plan) -> None:
-    """generate may overwrite derived files that were hand-edited (that is its job); only refuse
-    to delete or replace files gitops-gen did not write."""
+def _refuse_unmanaged(plan: Plan, command: str) -> None:
+    """Commands may overwrite derived files that were hand-edited (generate's job); never
+    delete or replace files gitops-gen did not write."""
     unmanaged = [c.path for c in plan.changes if c.reason == "unmanaged"]
     if unmanaged:
         raise UserError("files gitops-gen did not write stand where it writes derived files:\n    "
                         + "\n    ".join(unmanaged),
-                        "move them away, or delete them if they are leftovers, then run generate again")
+                        f"move them away, or delete them if they are leftovers, then run {command} again")
 
 
 # --------------------------------------------------------------------------- list, route

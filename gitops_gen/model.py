@@ -259,7 +259,10 @@ class _Reader:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise DeclarationError(path, f"is not valid YAML: {problem}", line,
+            lines = text.splitlines()
+            source = lines[line - 1].strip() if line is not None and line <= len(lines) else ""
+            shown = f", in {source!r}" if source else ""
+            raise DeclarationError(path, f"is not valid YAML: {problem}{shown}", line,
                                    "fix the YAML syntax at that line") from None
         if not isinstance(doc, Mapping):
             raise DeclarationError(path, f"must be a mapping with 'kind: {kind}'", None,
@@ -297,12 +300,13 @@ class _Reader:
         if typ is str and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         if isinstance(value, bool) and typ is int:
-            self.fail(dotted, f"must be a number, got {value!r}", hint, node, key)
+            self.fail(dotted, f"must be a number, got {value!r}", hint or f"write '{key}' as a number", node, key)
         if not isinstance(value, typ):
             want = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
             names = {"str": "a string", "int": "a number", "CommentedMap": "a mapping",
                      "Mapping": "a mapping", "list": "a list", "CommentedSeq": "a list"}
-            self.fail(dotted, f"must be {names.get(want, want)}, got {value!r}", hint, node, key)
+            self.fail(dotted, f"must be {names.get(want, want)}, got {value!r}",
+                      hint or f"write '{key}' as {names.get(want, want)}", node, key)
         return value
 
     def choice(self, node: Mapping[str, Any], key: str, choices: tuple[str, ...], dotted: str,
@@ -331,7 +335,7 @@ def _str_map(reader: _Reader, node: Mapping[str, Any], key: str, dotted: str) ->
     out: dict[str, str] = {}
     for k, v in raw.items():
         if not isinstance(k, str) or isinstance(v, (Mapping, list)) or v is None:
-            reader.fail(f"{dotted}.{k}", "must map a string to a string", None, raw, k)
+            reader.fail(f"{dotted}.{k}", "must map a string to a string", "write it as 'key: value'", raw, k)
         out[k] = str(v).lower() if isinstance(v, bool) else str(v)
     return out
 
@@ -422,7 +426,7 @@ def _replicas(r: _Reader, node: Mapping[str, Any], dotted: str, default: int) ->
     key = dotted.split(".")[-1]
     value = int(r.get(node, key, int, dotted, default))
     if not 1 <= value <= 20:
-        r.fail(dotted, f"is {value}; it must be between 1 and 20", None, node, key)
+        r.fail(dotted, f"is {value}; it must be between 1 and 20", "use a number from 1 to 20", node, key)
     return value
 
 
@@ -491,7 +495,8 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
     placements: list[str] = []
     for i, p in enumerate(raw_placements):
         if not isinstance(p, Mapping):
-            r.fail(f"placements[{i}]", "must be a mapping like {cluster: eu-west-1}", None, raw_placements, i)
+            r.fail(f"placements[{i}]", "must be a mapping like {cluster: eu-west-1}",
+                   "write each placement as '- cluster: NAME'", raw_placements, i)
         r.check_keys(p, {"cluster"}, f"placements[{i}].")
         cluster = r.get(p, "cluster", str, f"placements[{i}].cluster")
         r.wrap(f"placements[{i}].cluster", p, "cluster", check_cluster_name, cluster)
@@ -504,7 +509,7 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
     for i, h in enumerate(raw_hosts):
         if not isinstance(h, Mapping):
             r.fail(f"hosts[{i}]", "must be a mapping like {host: acme.example.com, placement: eu-west-1}",
-                   None, raw_hosts, i)
+                   "write each host as '- host: NAME' with an optional 'placement: CLUSTER'", raw_hosts, i)
         r.check_keys(h, {"host", "placement"}, f"hosts[{i}].")
         host = r.get(h, "host", str, f"hosts[{i}].host")
         r.wrap(f"hosts[{i}].host", h, "host", check_host, host)
@@ -546,7 +551,7 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
             cidrs.append(str(net))
         port = int(r.get(db, "port", int, "database.port", 1433))
         if not 1 <= port <= 65535:
-            r.fail("database.port", f"is {port}, not a TCP port", None, db, "port")
+            r.fail("database.port", f"is {port}, not a TCP port", "use a port from 1 to 65535", db, "port")
     elif "cidrs" in db or "port" in db:
         r.fail("database", "sets cidrs or port but mode is in-cluster",
                "set 'mode: external' or remove cidrs and port")
