@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -44,8 +45,17 @@ def prefix_in_repo(repo: pygit2.Repository, root: Path) -> str:
 
 def dirty_paths(repo: pygit2.Repository, paths: Iterable[str]) -> list[str]:
     """Paths (repository-relative) with uncommitted changes, staged or not."""
+    root = workdir(repo)
+    index = repo.index
+    index.read(False)  # as status_file does: pick up changes made on disk since it was loaded
+    head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit).tree
+    dirs: dict[str, pygit2.Tree | None] = {}
     dirty = []
     for p in paths:
+        # status_file reads every directory on the path, on disk and in HEAD: milliseconds per path
+        # among 10,000 tenants. A path in none of the work tree, the index and HEAD is clean.
+        if not os.path.lexists(root / p) and p not in index and not _in_tree(head, p, dirs):
+            continue
         try:
             flags = repo.status_file(p)
         except KeyError:  # neither in HEAD, the index nor the work tree
@@ -53,6 +63,24 @@ def dirty_paths(repo: pygit2.Repository, paths: Iterable[str]) -> list[str]:
         if flags & _CHANGED and not flags & pygit2.GIT_STATUS_IGNORED:
             dirty.append(p)
     return dirty
+
+
+def _in_tree(tree: pygit2.Tree | None, path: str, dirs: dict[str, pygit2.Tree | None]) -> bool:
+    """Whether ``path`` is in ``tree``; ``dirs`` keeps the subtrees looked up so far (each is parsed once)."""
+    parent, _, name = path.rpartition("/")
+    sub = _subtree(tree, parent, dirs)
+    return sub is not None and name in sub
+
+
+def _subtree(tree: pygit2.Tree | None, directory: str, dirs: dict[str, pygit2.Tree | None]) -> pygit2.Tree | None:
+    if not directory or tree is None:
+        return tree
+    if directory not in dirs:
+        above, _, name = directory.rpartition("/")
+        parent = _subtree(tree, above, dirs)
+        entry = parent[name] if parent is not None and name in parent else None
+        dirs[directory] = entry if isinstance(entry, pygit2.Tree) else None
+    return dirs[directory]
 
 
 def current_branch(repo: pygit2.Repository) -> str | None:
@@ -131,7 +159,7 @@ def commit_paths(repo: pygit2.Repository, paths: Iterable[str], message: str, br
     sig = signature(repo)
     oid = repo.create_commit("HEAD", sig, sig, message, tree, [parent.id] if parent is not None else [])
     index = repo.index
-    index.read()
+    index.read(False)  # only when changed on disk: re-parsing a large index costs tens of milliseconds
     for p, content in changes.items():
         if content is None:
             if p in index:
