@@ -1,8 +1,9 @@
 """Which tenant claims which global host, read fast enough for 10,000 tenants.
 
-Parsing every tenant.yaml costs about 60 us a file; a cache in the git directory, keyed by each
-file's size and modification time (as git's own index does), makes a repeat read a stat per file.
-The cache is never committed and is rebuilt from the files whenever it is unreadable.
+Reading every tenant.yaml costs about 10 us a file in the plain style gitops-gen writes (70 us
+with the YAML parser); a cache in the git directory, keyed by each file's size and modification
+time (as git's own index is), makes a repeat read a stat per file. The cache is never committed
+and is rebuilt from the files whenever it is unreadable.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_gen import layout
+from gitops_gen.errors import DeclarationError
 from gitops_gen.model import quick_hosts
 from gitops_gen.writer import write_atomic
 
@@ -45,15 +48,19 @@ def read_tenant_hosts(root: Path, cache_dir: Path | None) -> dict[str, TenantHos
     entries: dict[str, list[object]] = {}
     out: dict[str, TenantHosts] = {}
     changed = False
-    overlays = root / layout.OVERLAYS_DIR
+    # As git does for its index: a file modified within the clock's granularity of this read could
+    # change again with the same size and time, so such an entry is kept unverifiable (re-read).
+    racy_after = time.time_ns() - 2_000_000_000
+    # Plain strings, not Path objects: building 20,000 Paths costs more than the 10,000 stats.
+    overlays = os.fspath(root / layout.OVERLAYS_DIR)
     try:
         dirs = [e.name for e in os.scandir(overlays) if e.is_dir()]
     except FileNotFoundError:
         dirs = []
     for name in dirs:
-        path = overlays / name / "tenant.yaml"
+        path = os.path.join(overlays, name, "tenant.yaml")
         try:
-            st = path.stat()
+            st = os.stat(path)
         except FileNotFoundError:
             continue
         key = [st.st_size, st.st_mtime_ns]
@@ -61,8 +68,14 @@ def read_tenant_hosts(root: Path, cache_dir: Path | None) -> dict[str, TenantHos
         if hit is not None and hit[:2] == key:
             entry = hit
         else:
-            tname, hosts, placements = quick_hosts(path.read_bytes())
-            entry = [*key, tname or name, hosts, placements]
+            with open(path, "rb") as f:
+                try:
+                    tname, hosts, placements = quick_hosts(f.read())
+                except ValueError as exc:
+                    # A tenant whose file cannot be read could hold any host: refuse to guess.
+                    raise DeclarationError(layout.tenant_file(name), f"is not valid YAML ({exc})", None,
+                                           "fix it first; 'gitops-gen generate --check' shows where") from None
+            entry = [*(key if st.st_mtime_ns < racy_after else [-1, -1]), tname or name, hosts, placements]
             changed = True
         entries[name] = entry
         out[name] = TenantHosts(str(entry[2]), tuple(entry[3]), tuple(entry[4]))  # type: ignore[arg-type]

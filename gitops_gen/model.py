@@ -579,14 +579,61 @@ def tenant_declaration(t: Tenant) -> dict[str, Any]:
     return doc
 
 
-def quick_hosts(text: str | bytes) -> tuple[str | None, list[str], list[str]]:
-    """Tenant name, global hosts and placements of a tenant.yaml, read with the C loader (bulk path)."""
+_PLAIN_LINE = re.compile(rb"^( *)(- +)?([A-Za-z][A-Za-z0-9]*):(?: +([^ #][^#]*?))? *$")
+_SEQUENCE_SCALAR = re.compile(rb"^ +- +[^ ]")
+#: Bytes after which a line is not plain block YAML as gitops-gen writes it: flow collections,
+#: quotes, anchors, aliases, tags, block scalars, tabs, comments after a value.
+_NOT_PLAIN = re.compile(rb"[{}\[\]\"'&*!|>\t]| #")
+
+
+def _scan_plain(text: bytes) -> tuple[str | None, list[str], list[str]] | None:
+    """Name, hosts and placements of a tenant.yaml in the plain block style gitops-gen writes;
+    None as soon as a line is anything else (the caller then parses the YAML properly)."""
+    name: str | None = None
+    hosts: list[str] = []
+    placements: list[str] = []
+    section = b""
+    for line in text.split(b"\n"):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        if stripped.endswith((b": []", b": {}")):  # an empty collection, as in 'hosts: []'
+            line = line.rstrip()[:-3]
+        if _NOT_PLAIN.search(line):
+            return None
+        m = _PLAIN_LINE.match(line.rstrip(b"\r"))
+        if m is None:
+            if _SEQUENCE_SCALAR.match(line):  # e.g. an item of database.cidrs
+                continue
+            return None
+        indent, dash, key, value = m.groups()
+        if not indent and not dash:
+            section = key
+            if key == b"name" and value:
+                name = value.decode()
+            continue
+        if value and section == b"hosts" and key == b"host":
+            hosts.append(value.decode())
+        elif value and section == b"placements" and key == b"cluster":
+            placements.append(value.decode())
+    return name, hosts, placements
+
+
+def quick_hosts(text: bytes) -> tuple[str | None, list[str], list[str]]:
+    """Tenant name, global hosts and placements of a tenant.yaml, for checks across 10,000 tenants.
+
+    A line scanner reads the plain style gitops-gen writes in a tenth of the C loader's time; any
+    other style is parsed with the C loader. Raises ValueError when the file is not valid YAML.
+    """
+    fast = _scan_plain(text)
+    if fast is not None:
+        return fast
     try:
         doc = yamlio.load(text)
-    except Exception:
-        return None, [], []
+    except Exception as exc:
+        raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     if not isinstance(doc, dict):
-        return None, [], []
+        raise ValueError("not a mapping")
     hosts = [str(h.get("host")) for h in doc.get("hosts") or [] if isinstance(h, dict) and h.get("host")]
     placements = [str(p.get("cluster")) for p in doc.get("placements") or []
                   if isinstance(p, dict) and p.get("cluster")]
