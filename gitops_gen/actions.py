@@ -163,7 +163,7 @@ def add_cluster(root: Path, cluster: Cluster, dry_run: bool = False, commit: boo
             if regional_owner(h, {cluster.name: cluster}):
                 raise UserError(f"domain {cluster.domain!r} contains host {h!r} of tenant {t.name!r}",
                                 "regional hosts '<tenant>.<domain>' would collide with it; choose another domain")
-    desired = {layout.cluster_file(cluster.name): _declaration_header("cluster") + text}
+    desired = {layout.cluster_file(cluster.name): declaration_header("cluster") + text}
     desired.update(cluster_files(config, cluster))
     desired.update(shared_files(config, all_clusters))
     plan = plan_files(root, desired)
@@ -173,7 +173,7 @@ def add_cluster(root: Path, cluster: Cluster, dry_run: bool = False, commit: boo
     return _apply_and_commit(root, plan, message, branch, commit, dry_run)
 
 
-def _declaration_header(kind: str) -> str:
+def declaration_header(kind: str) -> str:
     return (f"# {kind.capitalize()} declaration, edited by people and by gitops-gen. "
             f"After editing, run 'gitops-gen generate'.\n")
 
@@ -201,7 +201,7 @@ def add_tenant(root: Path, tenant: Tenant, dry_run: bool = False, commit: bool =
     tenant = parse_tenant(layout.tenant_file(tenant.name), text, expected_name=tenant.name)
     others = read_tenant_hosts(root, _cache_dir(root))
     check_tenant_against(tenant, clusters, host_owners(others))
-    desired = {layout.tenant_file(tenant.name): _declaration_header("tenant") + text}
+    desired = {layout.tenant_file(tenant.name): declaration_header("tenant") + text}
     desired.update(tenant_files(config, clusters, tenant))
     plan = plan_files(root, desired)
     branch = branch or f"gitops-gen/add-tenant-{tenant.name}"
