@@ -178,6 +178,8 @@ class EstateConfig:
     database_storage_class: str | None = None
     argocd_namespace: str = "argocd"
     flux_namespace: str = "flux-system"
+    #: Secret (in the Flux namespace) with the credentials to clone a private estate repository.
+    flux_git_secret: str | None = None
     defaults: TenantDefaults = field(default_factory=TenantDefaults)
     crd_dirs: tuple[str, ...] = ()
 
@@ -399,7 +401,7 @@ def parse_config(path: str, text: str) -> EstateConfig:
     argo = r.mapping(d, "argocd", "argocd")
     r.check_keys(argo, {"namespace"}, "argocd.")
     flux = r.mapping(d, "flux", "flux")
-    r.check_keys(flux, {"namespace"}, "flux.")
+    r.check_keys(flux, {"namespace", "gitSecretRef"}, "flux.")
 
     dfl = r.mapping(d, "defaults", "defaults")
     r.check_keys(dfl, {"webReplicas", "size", "auth", "database"}, "defaults.")
@@ -418,6 +420,7 @@ def parse_config(path: str, text: str) -> EstateConfig:
         data_storage_class=data_class, database_storage_class=db_class,
         argocd_namespace=r.get(argo, "namespace", str, "argocd.namespace", "argocd"),
         flux_namespace=r.get(flux, "namespace", str, "flux.namespace", "flux-system"),
+        flux_git_secret=r.get(flux, "gitSecretRef", str, "flux.gitSecretRef", None) or None,
         defaults=defaults, crd_dirs=tuple(str(c) for c in crds),
     )
 

@@ -41,12 +41,14 @@ secrets:
 {secrets_store}  keyPrefix: {config.secret_key_prefix}
 storage:
   # ReadWriteMany class for the shared C:\\wfgen\\data volume (e.g. azurefile-csi); empty: the default class.
-  dataClass: {config.data_storage_class or ""}
-  databaseClass: {config.database_storage_class or ""}
+  dataClass: "{config.data_storage_class or ""}"
+  databaseClass: "{config.database_storage_class or ""}"
 argocd:
   namespace: {config.argocd_namespace}
 flux:
   namespace: {config.flux_namespace}
+  # Name of the Secret in that namespace holding the clone credentials of a private repository.
+  gitSecretRef: "{config.flux_git_secret or ""}"
 defaults:
   webReplicas: {d.web_replicas}
   size: {d.size}

@@ -423,10 +423,10 @@ def test_list_json(estate: Path) -> None:
     us = ("us-east-1", "us-east", "flux", "us.wfg.example.com")
     assert json.loads(result.stdout) == {"clusters": [
         {"name": "eu-west-1", "region": "eu-west", "controller": "argocd", "windowsBuild": "ltsc2022",
-         "domain": "eu.wfg.example.com",
+         "domain": "eu.wfg.example.com", "labels": {},
          "tenants": [row("acme", *eu, ["acme.wfg.example.com"]), row("globex", *eu, ["globex.wfg.example.com"])]},
         {"name": "us-east-1", "region": "us-east", "controller": "flux", "windowsBuild": "ltsc2019",
-         "domain": "us.wfg.example.com", "tenants": [row("globex", *us, [])]},
+         "domain": "us.wfg.example.com", "labels": {}, "tenants": [row("globex", *us, [])]},
     ]}
 
 

@@ -338,3 +338,15 @@ def test_flux_kustomizations_point_at_overlays(estate: Path) -> None:
     sync = list(yamlio.load_all((estate / layout.flux_sync_file("us-east-1")).read_text()))
     assert sync[1]["spec"]["path"] == "./clusters/us-east-1/tenants"
     assert sync[0]["metadata"]["namespace"] == sync[1]["metadata"]["namespace"] == ks["metadata"]["namespace"]
+
+
+def test_private_repository_credentials_for_flux(bare_estate: Path) -> None:
+    config = bare_estate / layout.CONFIG_FILE
+    config.write_text(config.read_text().replace('gitSecretRef: ""', "gitSecretRef: estate-deploy-key"))
+    from gitops_gen.actions import generate
+
+    generate(bare_estate)
+    source = next(yamlio.load_all((bare_estate / layout.flux_sync_file("us-east-1")).read_text()))
+    assert source["spec"]["secretRef"] == {"name": "estate-deploy-key"}
+    schema = load_crd_schemas([crd_dir()])[("source.toolkit.fluxcd.io/v1", "GitRepository")]
+    assert not custom_errors(source, schema)

@@ -278,7 +278,7 @@ def list_(repo: RepoOpt = None, output: OutputOpt = Output.table) -> None:
         _print_json({
             "clusters": [
                 {"name": c.name, "region": c.region, "controller": c.controller, "windowsBuild": c.windows_build,
-                 "domain": c.domain,
+                 "domain": c.domain, "labels": dict(c.labels),
                  "tenants": [r.as_json() for r in rows if r.cluster == c.name]}
                 for c in sorted(clusters.values(), key=lambda c: c.name)
             ],

@@ -20,10 +20,13 @@ SERVICE_ACCOUNT = "kustomize-controller"
 
 
 def git_repository(config: EstateConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {"interval": "1m", "url": config.repo_url, "ref": {"branch": config.revision}}
+    if config.flux_git_secret:
+        spec["secretRef"] = {"name": config.flux_git_secret}
     return {
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": SOURCE_NAME, "namespace": config.flux_namespace},
-        "spec": {"interval": "1m", "url": config.repo_url, "ref": {"branch": config.revision}},
+        "spec": spec,
     }
 
 
