@@ -144,8 +144,17 @@ def bootstrap(config: EstateConfig, clusters: Iterable[Cluster]) -> list[dict[st
     return [project, root]
 
 
+#: applicationsSync in an ApplicationSet only counts when the controller allows the override
+#: (argo-cd applicationset/utils/policy.go: DefaultPolicy).
+POLICY_NOTE = (
+    "# applicationsSync below takes effect only with the ApplicationSet controller's policy override\n"
+    "# enabled: applicationsetcontroller.enable.policy.override: \"true\" in argocd-cmd-params-cm\n"
+    "# (or the controller-wide applicationsetcontroller.policy: create-update).\n"
+)
+
+
 def cluster_files(config: EstateConfig, cluster: Cluster) -> dict[str, str]:
-    src = header(layout.cluster_file(cluster.name))
+    src = header(layout.cluster_file(cluster.name)) + POLICY_NOTE
     return {layout.applicationset_file(cluster.name): yamlio.dump(applicationset(config, cluster), src)}
 
 
