@@ -251,21 +251,22 @@ class Tenant:
 # --------------------------------------------------------------------------- parsing helpers
 
 class _Reader:
-    """Reads fields of one round-trip loaded declaration, raising errors that name file, line and field."""
+    """Reads fields of one declaration, raising errors that name file, line and field.
+
+    Declarations are parsed with LibYAML (an estate has thousands); ruamel.yaml, whose nodes know
+    their line numbers, parses a file again only when an error must say where it is.
+    """
 
     def __init__(self, path: str, text: str, kind: str) -> None:
         self.path = path
+        self.text = text
+        self._rt: Any = None
+        self._paths: dict[int, list[str | int]] | None = None
         try:
-            doc = yamlio.load_declaration(text)
-        except Exception as exc:  # ruamel raises many error types
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            lines = text.splitlines()
-            source = lines[line - 1].strip() if line is not None and line <= len(lines) else ""
-            shown = f", in {source!r}" if source else ""
-            raise DeclarationError(path, f"is not valid YAML: {problem}{shown}", line,
-                                   "fix the YAML syntax at that line") from None
+            doc = yamlio.load(text)
+        except Exception:
+            self._round_trip()  # raises the error with ruamel's line and problem
+            raise
         if not isinstance(doc, Mapping):
             raise DeclarationError(path, f"must be a mapping with 'kind: {kind}'", None,
                                    f"start the file with 'apiVersion: {API_VERSION}' and 'kind: {kind}'")
@@ -278,10 +279,46 @@ class _Reader:
             self.fail("apiVersion", f"is {allowed_api!r}, this gitops-gen reads {API_VERSION!r}",
                       f"set 'apiVersion: {API_VERSION}'")
 
+    def _round_trip(self) -> Any:
+        if self._rt is None:
+            try:
+                self._rt = yamlio.load_declaration(self.text)
+            except Exception as exc:  # ruamel raises many error types
+                mark = getattr(exc, "problem_mark", None)
+                line = mark.line + 1 if mark is not None else None
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                lines = self.text.splitlines()
+                source = lines[line - 1].strip() if line is not None and line <= len(lines) else ""
+                shown = f", in {source!r}" if source else ""
+                raise DeclarationError(self.path, f"is not valid YAML: {problem}{shown}", line,
+                                       "fix the YAML syntax at that line") from None
+        return self._rt
+
+    def _line(self, node: Any, key: str | int | None) -> int | None:
+        """Line of ``node[key]`` (or of ``node``): the same place in the round-trip parse."""
+        if self._paths is None:
+            self._paths = {}
+            stack: list[tuple[Any, list[str | int]]] = [(self.doc, [])]
+            while stack:
+                n, where = stack.pop()
+                self._paths[id(n)] = where
+                items = n.items() if isinstance(n, Mapping) else enumerate(n) if isinstance(n, list) else ()
+                stack.extend((v, [*where, k]) for k, v in items if isinstance(v, (Mapping, list)))
+        found = self._paths.get(id(node))
+        if found is None:
+            return None
+        target = self._round_trip()
+        try:
+            for step in found:
+                target = target[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+        return yamlio.line_of(target, key)
+
     def fail(self, dotted: str, message: str, hint: str | None = None, node: Any = None,
              key: str | int | None = None) -> None:
         node = self.doc if node is None else node
-        line = yamlio.line_of(node, key if key is not None else dotted.split(".")[-1])
+        line = self._line(node, key if key is not None else dotted.split(".")[-1])
         raise DeclarationError(self.path, f"field '{dotted}' {message}", line, hint)
 
     def check_keys(self, node: Mapping[str, Any], allowed: set[str], prefix: str = "") -> None:
@@ -294,7 +331,7 @@ class _Reader:
             default: Any = ..., hint: str | None = None) -> Any:
         if key not in node or node[key] is None:
             if default is ...:
-                line = yamlio.line_of(node)
+                line = self._line(node, None)
                 raise DeclarationError(self.path, f"field '{dotted}' is missing", line,
                                        hint or f"add '{key}:' to the file")
             return default
@@ -328,7 +365,7 @@ class _Reader:
         try:
             return fn(*args)
         except UserError as exc:
-            line = yamlio.line_of(node, key)
+            line = self._line(node, key)
             raise DeclarationError(self.path, f"field '{dotted}': {exc.message}", line, exc.hint) from None
 
 

@@ -1,8 +1,14 @@
-"""Schema validation: core kinds against the Kubernetes OpenAPI schemas (kubernetes-validate,
-offline), custom kinds against the ``openAPIV3Schema`` of CRD files."""
+"""Schema validation: core kinds against the Kubernetes OpenAPI schemas shipped by
+kubernetes-validate (offline), custom kinds against the ``openAPIV3Schema`` of CRD files.
+
+Validators are built once per kind: building one costs milliseconds, using it a fraction of one.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,13 +18,46 @@ from gitops_gen.errors import UserError
 
 GroupVersionKind = tuple[str, str]  # (apiVersion, kind)
 
+#: gitops-gen's own partial schema of the ExternalSecret fields it writes (external-secrets.io/v1),
+#: used only when no CRD for the kind is given; unknown fields elsewhere in the object are allowed.
+EXTERNAL_SECRET_V1: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "spec": {
+            "type": "object",
+            "required": ["secretStoreRef"],
+            "properties": {
+                "refreshInterval": {"type": "string"},
+                "secretStoreRef": {"type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["SecretStore", "ClusterSecretStore"]}}},
+                "target": {"type": "object", "properties": {
+                    "name": {"type": "string"},
+                    "creationPolicy": {"type": "string", "enum": ["Owner", "Orphan", "Merge", "None"]},
+                    "deletionPolicy": {"type": "string", "enum": ["Delete", "Merge", "Retain"]}}},
+                "data": {"type": "array", "items": {
+                    "type": "object", "required": ["secretKey", "remoteRef"],
+                    "properties": {"secretKey": {"type": "string"},
+                                   "remoteRef": {"type": "object", "required": ["key"],
+                                                 "properties": {"key": {"type": "string"},
+                                                                "property": {"type": "string"}}}}}},
+            },
+        },
+    },
+}
+BUILTIN_SCHEMAS: dict[GroupVersionKind, dict[str, Any]] = {
+    ("external-secrets.io/v1", "ExternalSecret"): EXTERNAL_SECRET_V1,
+}
+
 
 def load_crd_schemas(dirs: Iterable[Path]) -> dict[GroupVersionKind, dict[str, Any]]:
     """Every served version of every CRD in the YAML files of ``dirs`` (searched recursively)."""
     schemas: dict[GroupVersionKind, dict[str, Any]] = {}
     for d in dirs:
         if not d.is_dir():
-            raise UserError(f"CRD directory {d} does not exist", "pass a directory holding CRD YAML files")
+            raise UserError(f"CRD directory {d} does not exist",
+                            "pass a directory holding CRD YAML files (--crd-dir, or 'crds' in gitops-gen.yaml)")
         for f in sorted([*d.rglob("*.yaml"), *d.rglob("*.yml")]):
             for doc in yamlio.load_all(f.read_bytes()):
                 if not isinstance(doc, Mapping) or doc.get("kind") != "CustomResourceDefinition":
@@ -31,21 +70,84 @@ def load_crd_schemas(dirs: Iterable[Path]) -> dict[GroupVersionKind, dict[str, A
     return schemas
 
 
+def _format(errors: Iterable[Any]) -> list[str]:
+    out = []
+    for e in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        path = ".".join(str(p) for p in e.absolute_path) or "(root)"
+        out.append(f"{path}: {e.message}")
+    return out
+
+
 def custom_errors(obj: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     import jsonschema
 
-    validator = jsonschema.Draft7Validator(schema)
-    return [f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-            for e in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]
+    return _format(jsonschema.Draft7Validator(schema).iter_errors(obj))
 
 
 def core_errors(obj: Mapping[str, Any], kubernetes_version: str) -> list[str]:
-    """Errors of a core-kind object against the Kubernetes schemas (strict: unknown fields are errors)."""
-    import kubernetes_validate
+    """Errors of one core-kind object (strict: unknown fields are errors)."""
+    return SchemaValidator(kubernetes_version, []).errors(obj)[1]
 
-    try:
-        kubernetes_validate.validate(dict(obj), kubernetes_version, strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        path = ".".join(str(p) for p in exc.path) or "(root)"
-        return [f"{path}: {exc.message}"]
-    return []
+
+class SchemaValidator:
+    """Validates objects of any kind; tells core, custom and unknown kinds apart."""
+
+    def __init__(self, kubernetes_version: str, crd_dirs: Iterable[Path]) -> None:
+        import kubernetes_validate.utils as kv
+
+        self._kv = kv
+        wanted = kubernetes_version.removeprefix("v")
+        if not re.match(r"^\d+\.\d+(\.\d+)?$", wanted):
+            raise UserError(f"--kubernetes-version {kubernetes_version!r} is not a version like 1.31",
+                            "give MAJOR.MINOR, e.g. --kubernetes-version 1.31")
+        versions = [v for v in kv.all_versions() if kv.major_minor(v) <= kv.major_minor(wanted)]
+        if not versions:
+            raise UserError(f"no Kubernetes schemas for version {kubernetes_version}",
+                            f"kubernetes-validate has {', '.join(kv.all_versions())}")
+        self.version = versions[-1]
+        self.custom = {**BUILTIN_SCHEMAS, **load_crd_schemas(crd_dirs)}
+        self._validators: dict[GroupVersionKind, Any] = {}
+        self._definitions: Any = None
+
+    def fingerprint(self) -> str:
+        """Changes whenever a validation result could: the Kubernetes version or any schema."""
+        h = hashlib.sha256(self.version.encode())
+        h.update(json.dumps(sorted((f"{a} {k}", s) for (a, k), s in self.custom.items()),
+                            sort_keys=True).encode())
+        return h.hexdigest()
+
+    def _core_validator(self, api_version: str, kind: str) -> Any:
+        import jsonschema
+        from referencing import Registry, Resource
+
+        schema_dir = f"v{self.version}-local-strict"
+        group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+        try:
+            schema = self._kv.schema_contents(
+                f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group_version}.json", self.version)
+        except FileNotFoundError:
+            return None
+        if self._definitions is None:
+            self._definitions = Resource.from_contents(self._kv.schema_contents(
+                f"kubernetes-json-schema/{schema_dir}/_definitions.json", self.version))
+        registry = self._definitions @ (Resource.from_contents(schema) @ Registry())
+        return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+    def _validator(self, gvk: GroupVersionKind) -> Any:
+        if gvk not in self._validators:
+            import jsonschema
+
+            if gvk in self.custom:
+                self._validators[gvk] = ("custom", jsonschema.Draft7Validator(self.custom[gvk]))
+            else:
+                core = self._core_validator(*gvk) if "." not in gvk[0].split("/")[0] or \
+                    gvk[0].split("/")[0].endswith(".k8s.io") else None
+                self._validators[gvk] = ("core", core) if core is not None else ("missing", None)
+        return self._validators[gvk]
+
+    def errors(self, obj: Mapping[str, Any]) -> tuple[str, list[str]]:
+        """("core" | "custom" | "missing", error messages) for one object."""
+        what, validator = self._validator((str(obj.get("apiVersion")), str(obj.get("kind"))))
+        if validator is None:
+            return what, []
+        return what, _format(validator.iter_errors(dict(obj)))
