@@ -168,3 +168,20 @@ def commit_paths(repo: pygit2.Repository, paths: Iterable[str], message: str, br
             index.add(p)
     index.write()
     return str(oid)
+
+
+def changed_paths(repo: pygit2.Repository, ref: str) -> set[str]:
+    """Repository-relative paths whose content differs between ``ref`` and the work tree
+    (committed, staged, unstaged and untracked changes alike), read from git objects."""
+    try:
+        commit = repo.revparse_single(ref).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError):
+        raise GitError(f"--changed-since {ref!r} names no commit in this repository",
+                       "give a branch, tag or commit, e.g. --changed-since origin/main") from None
+    flags = pygit2.enums.DiffOption.INCLUDE_UNTRACKED | pygit2.enums.DiffOption.RECURSE_UNTRACKED_DIRS
+    diff = commit.tree.diff_to_workdir(flags=flags)
+    paths: set[str] = set()
+    for delta in diff.deltas:
+        paths.add(delta.old_file.path)
+        paths.add(delta.new_file.path)
+    return paths

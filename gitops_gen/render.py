@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,24 +96,38 @@ def overlay_input_hash(root: Path, overlay: str, shared: str) -> str:
 
 # --------------------------------------------------------------------------- cache
 
+Docs = list[dict[str, Any]]
+
+
 class RenderCache:
-    """Rendered output by input hash, in the repository's git directory (never committed)."""
+    """Rendered objects by input hash, in the repository's git directory (never committed).
+
+    Stored as JSON: reading it back is several times faster than parsing YAML.
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory / "render" if directory is not None else None
 
-    def get(self, key: str) -> str | None:
+    def _file(self, key: str) -> Path:
+        assert self.directory is not None
+        return self.directory / key[:2] / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        return self.directory is not None and self._file(key).is_file()
+
+    def get(self, key: str) -> Docs | None:
         if self.directory is None:
             return None
         try:
-            return (self.directory / key[:2] / f"{key}.yaml").read_text(encoding="utf-8")
-        except (FileNotFoundError, UnicodeDecodeError):
+            docs = json.loads(self._file(key).read_bytes())
+        except (FileNotFoundError, ValueError):
             return None
+        return docs if isinstance(docs, list) else None
 
-    def put(self, key: str, text: str) -> None:
+    def put(self, key: str, docs: Docs) -> None:
         if self.directory is not None:
             with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-                write_atomic(self.directory / key[:2] / f"{key}.yaml", text)
+                write_atomic(self._file(key), json.dumps(docs, separators=(",", ":")))
 
 
 # --------------------------------------------------------------------------- batching
@@ -127,12 +141,12 @@ class OverlayRef:
     key: str         # input hash
 
 
-def _split(text: str, batch: Sequence[OverlayRef]) -> dict[str, list[dict[str, Any]]] | None:
+def _split(text: str, batch: Sequence[OverlayRef]) -> dict[str, Docs] | None:
     """Objects of a batch build per overlay, or None when one cannot be attributed to exactly one."""
     by_ns = {o.namespace: o.path for o in batch}
     if len(by_ns) != len(batch):
         return None
-    out: dict[str, list[dict[str, Any]]] = {o.path: [] for o in batch}
+    out: dict[str, Docs] = {o.path: [] for o in batch}
     for doc in yamlio.load_all(text):
         meta = doc.get("metadata") or {}
         ns = meta.get("name") if doc.get("kind") == "Namespace" and doc.get("apiVersion") == "v1" \
@@ -143,12 +157,8 @@ def _split(text: str, batch: Sequence[OverlayRef]) -> dict[str, list[dict[str, A
     return out
 
 
-def _docs_text(docs: Iterable[Mapping[str, Any]]) -> str:
-    return yamlio.dump_docs(docs)
-
-
-def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path) -> dict[str, str]:
-    """Rendered text per overlay: one kustomize build for the whole batch when it can be split."""
+def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path) -> dict[str, Docs]:
+    """Rendered objects per overlay: one kustomize build for the whole batch when it can be split."""
     if len(batch) > 1:
         d = Path(tempfile.mkdtemp(dir=workdir))
         resources = [os.path.relpath(root / o.path, d) for o in batch]
@@ -163,15 +173,15 @@ def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path) -> dict
         if text is not None:
             split = _split(text, batch)
             if split is not None:
-                return {path: _docs_text(docs) for path, docs in split.items()}
+                return split
     # One by one: exact, and names the overlay that fails.
-    return {o.path: _docs_text(yamlio.load_all(render_overlay(root, o.path))) for o in batch}
+    return {o.path: list(yamlio.load_all(render_overlay(root, o.path))) for o in batch}
 
 
 def render_overlays(root: Path, overlays: Sequence[OverlayRef], cache: RenderCache, jobs: int | None = None,
-                    batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> dict[str, str]:
-    """Rendered YAML (canonical form) of every overlay; cached ones are not built again."""
-    result: dict[str, str] = {}
+                    batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> dict[str, Docs]:
+    """The rendered objects of every overlay; cached ones are not built again."""
+    result: dict[str, Docs] = {}
     todo: list[OverlayRef] = []
     for o in overlays:
         hit = cache.get(o.key)
@@ -193,10 +203,10 @@ def render_overlays(root: Path, overlays: Sequence[OverlayRef], cache: RenderCac
             ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_build_batch, root, b, Path(tmp)): b for b in batches}
         for fut in as_completed(futures):
-            batch, texts = futures[fut], fut.result()
+            batch, built = futures[fut], fut.result()
             for o in batch:
-                result[o.path] = texts[o.path]
-                cache.put(o.key, texts[o.path])
+                result[o.path] = built[o.path]
+                cache.put(o.key, built[o.path])
             done += len(batch)
             if progress:
                 progress(done, total)

@@ -74,3 +74,5 @@ SCHEMA_MISSING = rule("SCHEMA003", "warning", "No schema for a custom kind",
                       "pass its CRD file with --crd-dir or list the folder under 'crds' in gitops-gen.yaml")
 DRIFT = rule("DRIFT001", "error", "Derived file differs from what 'gitops-gen generate' writes",
              "run 'gitops-gen generate' and commit the result; change declarations, not derived files")
+YAML_INVALID = rule("YAML001", "error", "File is not valid YAML",
+                    "fix the YAML syntax at the line named; the controller cannot read the file either")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -13,9 +14,13 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gitops_gen import __version__, actions
+from gitops_gen import __version__, actions, gitrepo
+from gitops_gen import validate as validate_mod
+from gitops_gen.checks import Finding
 from gitops_gen.errors import GitopsGenError, UserError
 from gitops_gen.model import (
     AUTH_MODES,
@@ -25,6 +30,7 @@ from gitops_gen.model import (
     HostRoute,
     Tenant,
 )
+from gitops_gen.sarif import to_sarif
 
 app = typer.Typer(
     name="gitops-gen",
@@ -307,6 +313,107 @@ def route(
                        ("region", r.row.region), ("namespace", r.row.namespace),
                        ("controller", r.row.controller), ("url", f"https://{r.host}/wfgen")):
         out.print(f"{key:11}{value}", highlight=False)
+
+
+class ValidateOutput(StrEnum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+class _RenderProgress:
+    """A progress bar on a terminal, shown only once rendering takes more than a moment."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if done >= total or not err.is_terminal or time.monotonic() - self.start < 0.5:
+                return
+            self.bar = Progress(TextColumn("rendering overlays"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=err, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("render", total=total)
+        assert self.task is not None
+        self.bar.update(self.task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_findings(result: validate_mod.ValidateResult) -> None:
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in result.findings:
+        groups.setdefault((f.tenant or "", f.cluster or ""), []).append(f)
+    for (tenant, cluster), items in groups.items():
+        title = " / ".join(x for x in (tenant and f"tenant {tenant}", cluster and f"cluster {cluster}") if x)
+        table = Table(title=title or "estate", title_justify="left", box=None, pad_edge=False, expand=False)
+        for col in ("", "rule", "object", "message", "fix"):
+            table.add_column(col, overflow="fold")
+        for f in items:
+            mark = "[red]error[/]" if f.severity == "error" else "[yellow]warning[/]"
+            table.add_row(mark, f.rule, f.obj or f.path or "", escape(f.message), escape(f.hint))
+        out.print(table)
+        out.print()
+    unchanged = len(result.overlays) - result.checked
+    summary = (f"{len(result.overlays)} overlays ({result.selection}): {result.checked} checked "
+               f"({result.rendered} rendered by kustomize), {unchanged} unchanged since the last run; "
+               f"{result.errors} errors, {result.warnings} warnings.")
+    out.print(summary, highlight=False)
+
+
+@app.command()
+def validate(
+    tenant: Annotated[list[str] | None, typer.Option(help="Only this tenant's overlays (repeatable).")] = None,
+    cluster: Annotated[list[str] | None, typer.Option(help="Only overlays on this cluster (repeatable).")] = None,
+    changed_since: Annotated[str | None, typer.Option(
+        help="Only overlays whose inputs differ from this git ref (a change to base/ selects all).")] = None,
+    crd_dir: Annotated[list[Path] | None, typer.Option(
+        help="Folder of CRD files for custom kinds (repeatable; adds to 'crds' in gitops-gen.yaml).")] = None,
+    kubernetes_version: Annotated[str, typer.Option(help="Kubernetes version of the core schemas.")] =
+        validate_mod.DEFAULT_KUBERNETES_VERSION,
+    jobs: Annotated[int | None, typer.Option(help="kustomize builds at a time (default: the number of cores).")]
+        = None,
+    repo: RepoOpt = None,
+    output: Annotated[ValidateOutput, typer.Option("--output", "-o", help="Output format.")] = ValidateOutput.table,
+) -> None:
+    """Render overlays with kustomize and check isolation, HTTPS, routing, Windows, secrets, data safety.
+
+    Exit 0 when clean, 1 when any finding is an error, 2 when validation could not run.
+    """
+    progress = _RenderProgress()
+
+    def run() -> validate_mod.ValidateResult:
+        root = actions.resolve_root(repo)
+        request = validate_mod.ValidateRequest(
+            tenants=tuple(tenant or ()), clusters=tuple(cluster or ()), changed_since=changed_since,
+            crd_dirs=tuple(crd_dir or ()), kubernetes_version=kubernetes_version, jobs=jobs)
+        try:
+            return validate_mod.validate(root, request, progress=progress)
+        finally:
+            progress.close()
+
+    result = _run(run)
+    if output is ValidateOutput.json:
+        _print_json({
+            "version": 1,
+            "selection": result.selection,
+            "summary": {"overlays": len(result.overlays), "checked": result.checked, "rendered": result.rendered,
+                        "errors": result.errors, "warnings": result.warnings},
+            "findings": [f.as_json() for f in result.findings],
+            "rules": validate_mod.rules_catalog(),
+        })
+    elif output is ValidateOutput.sarif:
+        root = actions.resolve_root(repo)
+        git = gitrepo.discover(root)
+        _print_json(to_sarif(result.findings, gitrepo.prefix_in_repo(git, root) if git is not None else ""))
+    else:
+        _print_findings(result)
+    raise typer.Exit(result.exit_code)
 
 
 def main() -> None:

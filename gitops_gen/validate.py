@@ -1,0 +1,340 @@
+"""``gitops-gen validate``: render the selected overlays and check what would actually be applied.
+
+Per overlay, the findings are cached under a key of everything they depend on (the overlay's
+inputs, the base, its declarations, the estate's tenants, the schemas and the rules), so a second
+run renders and checks nothing that did not change. Routing across overlays, the controller
+objects, repository files and drift are checked on every run; they are cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops_gen import __version__, gitrepo, layout, yamlio
+from gitops_gen.checks import (
+    DRIFT,
+    RULES,
+    SCHEMA_CORE,
+    SCHEMA_CUSTOM,
+    SCHEMA_MISSING,
+    YAML_INVALID,
+    Finding,
+    finding,
+)
+from gitops_gen.checks import rules as overlay_rules
+from gitops_gen.errors import UserError
+from gitops_gen.estate import Estate, load_estate
+from gitops_gen.generate.files import cluster_files, shared_files, tenant_files
+from gitops_gen.plan import plan_files
+from gitops_gen.render import OverlayRef, Progress, RenderCache, overlay_input_hash, render_overlays, shared_input_hash
+from gitops_gen.schemas import SchemaValidator
+from gitops_gen.writer import write_atomic
+
+DEFAULT_KUBERNETES_VERSION = "1.31"
+_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ValidateRequest:
+    tenants: tuple[str, ...] = ()
+    clusters: tuple[str, ...] = ()
+    changed_since: str | None = None
+    crd_dirs: tuple[Path, ...] = ()
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    jobs: int | None = None
+
+
+@dataclass
+class ValidateResult:
+    findings: list[Finding]
+    overlays: list[str]
+    checked: int = 0          # overlays whose findings were computed in this run
+    rendered: int = 0         # overlays built by kustomize in this run
+    selection: str = "all overlays"
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "warning")
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+
+# --------------------------------------------------------------------------- selection
+
+def _placements(estate: Estate) -> list[tuple[str, str]]:
+    return sorted((t.name, c) for t in estate.tenants.values() for c in t.placements)
+
+
+def select_overlays(root: Path, estate: Estate, request: ValidateRequest) -> tuple[list[tuple[str, str]], str]:
+    """The (tenant, cluster) placements to validate, and a sentence saying why those."""
+    for t in request.tenants:
+        if t not in estate.tenants:
+            raise UserError(f"--tenant {t!r}: no such tenant", "'gitops-gen list' shows the tenants")
+    for c in request.clusters:
+        if c not in estate.clusters:
+            raise UserError(f"--cluster {c!r}: no such cluster", "'gitops-gen list' shows the clusters")
+    chosen = [(t, c) for t, c in _placements(estate)
+              if (not request.tenants or t in request.tenants) and (not request.clusters or c in request.clusters)]
+    reasons = []
+    if request.tenants:
+        reasons.append(f"tenants {', '.join(request.tenants)}")
+    if request.clusters:
+        reasons.append(f"clusters {', '.join(request.clusters)}")
+    if request.changed_since is not None:
+        repo = gitrepo.open_repo(root)
+        prefix = gitrepo.prefix_in_repo(repo, root)
+        changed = {p.removeprefix(prefix) for p in gitrepo.changed_paths(repo, request.changed_since)
+                   if p.startswith(prefix)}
+        affected = overlays_affected(changed, chosen)
+        chosen = [p for p in chosen if p in affected]
+        reasons.append(f"inputs changed since {request.changed_since}")
+    return chosen, (" and ".join(reasons) or "all overlays")
+
+
+def overlays_affected(changed: Iterable[str], placements: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Placements whose rendered output or checks can change with these paths."""
+    affected: set[tuple[str, str]] = set()
+    by_tenant: dict[str, list[tuple[str, str]]] = {}
+    by_cluster: dict[str, list[tuple[str, str]]] = {}
+    for p in placements:
+        by_tenant.setdefault(p[0], []).append(p)
+        by_cluster.setdefault(p[1], []).append(p)
+    for path in changed:
+        parts = path.split("/")
+        if path == layout.CONFIG_FILE or parts[0] == layout.BASE_DIR:
+            return set(placements)  # the base and the estate settings shape every overlay
+        if parts[0] == layout.CLUSTERS_DIR and len(parts) == 3 and parts[2] == "cluster.yaml":
+            affected.update(by_cluster.get(parts[1], []))
+        elif parts[0] == layout.OVERLAYS_DIR and len(parts) >= 3:
+            if parts[2] == "tenant.yaml":
+                affected.update(by_tenant.get(parts[1], []))
+            elif (parts[1], parts[2]) in set(by_tenant.get(parts[1], [])):
+                affected.add((parts[1], parts[2]))
+    return affected
+
+
+# --------------------------------------------------------------------------- the findings cache
+
+class FindingsCache:
+    def __init__(self, directory: Path | None) -> None:
+        self.file = directory / "validate-cache.json" if directory is not None else None
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        if self.file is not None:
+            try:
+                raw = json.loads(self.file.read_text())
+                if raw.get("version") == _CACHE_VERSION:
+                    self.entries = raw["entries"]
+            except (OSError, ValueError, KeyError, AttributeError):
+                self.entries = {}
+
+    def get(self, overlay: str, key: str) -> dict[str, Any] | None:
+        entry = self.entries.get(overlay)
+        return entry if entry is not None and entry.get("key") == key else None
+
+    def put(self, overlay: str, entry: dict[str, Any]) -> None:
+        self.entries[overlay] = entry
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.file is not None and self.dirty:
+            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+                write_atomic(self.file, json.dumps({"version": _CACHE_VERSION, "entries": self.entries}))
+
+
+def _rules_fingerprint() -> str:
+    """Changes when the rules could judge differently: the package version and the rule sources."""
+    h = hashlib.sha256(__version__.encode())
+    for module in (overlay_rules.__file__, __file__):
+        if module:
+            h.update(Path(module).read_bytes())
+    return h.hexdigest()
+
+
+def _file_bytes(root: Path, rel: str) -> bytes:
+    try:
+        return (root / rel).read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+# --------------------------------------------------------------------------- checks
+
+def _object_name(doc: Mapping[str, Any]) -> str:
+    return f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
+
+
+def _schema_findings(validator: SchemaValidator, docs: Iterable[Mapping[str, Any]], tenant: str | None,
+                     cluster: str | None, path: str) -> list[Finding]:
+    out: list[Finding] = []
+    missing: set[str] = set()
+    for doc in docs:
+        what, errors = validator.errors(doc)
+        if what == "missing":
+            gvk = f"{doc.get('apiVersion')} {doc.get('kind')}"
+            if gvk not in missing:
+                missing.add(gvk)
+                out.append(finding(SCHEMA_MISSING, f"no schema for {gvk}: it is not checked", tenant=tenant,
+                                   cluster=cluster, obj=_object_name(doc), path=path))
+            continue
+        rule = SCHEMA_CORE if what == "core" else SCHEMA_CUSTOM
+        out.extend(finding(rule, e, tenant=tenant, cluster=cluster, obj=_object_name(doc), path=path)
+                   for e in errors[:5])
+    return out
+
+
+def _controller_docs(root: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[Finding]]:
+    """The objects in the YAML files under clusters/ and argocd/, and a finding per unreadable file."""
+    docs: list[tuple[str, dict[str, Any]]] = []
+    broken: list[Finding] = []
+    for top in (layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
+        base = root / top
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for f in sorted(filenames):
+                if not f.endswith((".yaml", ".yml")) or f == "cluster.yaml":
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/")
+                try:
+                    for doc in yamlio.load_all((root / rel).read_bytes()):
+                        if isinstance(doc, dict) and "kind" in doc and "apiVersion" in doc:
+                            docs.append((rel, doc))
+                except Exception as exc:
+                    mark = getattr(exc, "problem_mark", None)
+                    where = f" at line {mark.line + 1}" if mark is not None else ""
+                    problem = getattr(exc, "problem", None) or type(exc).__name__
+                    broken.append(finding(YAML_INVALID, f"{rel} is not valid YAML{where}: {problem}", path=rel))
+    return docs, broken
+
+
+def _repository_yaml_files(root: Path) -> list[str]:
+    files: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") or d == ".github"]
+        for f in filenames:
+            if f.endswith((".yaml", ".yml")):
+                files.append(os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/"))
+    return sorted(files)
+
+
+def _drift_findings(root: Path, estate: Estate, tenants: Iterable[str] | None) -> list[Finding]:
+    """Derived files that differ from what generate would write; all of them, or those of ``tenants``."""
+    desired = shared_files(estate.config, estate.clusters)
+    for cluster in estate.clusters.values():
+        desired.update(cluster_files(estate.config, cluster))
+    names = estate.tenants if tenants is None else tenants
+    for name in names:
+        desired.update(tenant_files(estate.config, estate.clusters, estate.tenants[name]))
+    plan = plan_files(root, desired, orphans_under=layout.DERIVED_ROOTS if tenants is None else ())
+    out = []
+    for change in plan.changes:
+        what = {"create": "is missing", "delete": "is orphaned (its declaration is gone)"}.get(
+            change.action, f"is {change.reason or 'stale'}")
+        parts = change.path.split("/")
+        tenant = parts[1] if parts[0] == layout.OVERLAYS_DIR and len(parts) > 2 else None
+        out.append(finding(DRIFT, f"{change.path} {what}", tenant=tenant, path=change.path))
+    return out
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+def validate(root: Path, request: ValidateRequest, progress: Progress | None = None,
+             cache_dir: Path | None = None) -> ValidateResult:
+    estate = load_estate(root)
+    placements, selection = select_overlays(root, estate, request)
+    if cache_dir is None:
+        repo = gitrepo.discover(root)
+        cache_dir = Path(repo.path) / "gitops-gen" if repo is not None else None
+    # A folder listed in gitops-gen.yaml may be absent on a fresh clone: say so, check the rest.
+    configured = [(d, root / d) for d in estate.config.crd_dirs]
+    absent = [finding(SCHEMA_MISSING, f"CRD folder {d!r} listed under 'crds' does not exist: custom kinds are "
+                      "not checked against it", path=layout.CONFIG_FILE) for d, p in configured if not p.is_dir()]
+    crd_dirs = [*request.crd_dirs, *(p for _, p in configured if p.is_dir())]
+    validator = SchemaValidator(request.kubernetes_version, crd_dirs)
+    shared = shared_input_hash(root)
+    config_bytes = _file_bytes(root, layout.CONFIG_FILE)
+    context = hashlib.sha256(b"\0".join([
+        shared.encode(), validator.fingerprint().encode(), _rules_fingerprint().encode(), config_bytes,
+        ",".join(sorted(estate.tenants)).encode(),
+    ])).hexdigest()
+    cluster_bytes = {c: _file_bytes(root, layout.cluster_file(c)) for c in estate.clusters}
+    tenant_namespaces = frozenset(t.namespace for t in estate.tenants.values())
+
+    refs: list[OverlayRef] = []
+    keys: dict[str, str] = {}
+    for tenant, cluster in placements:
+        path = layout.overlay_dir(tenant, cluster)
+        render_key = overlay_input_hash(root, path, shared)
+        refs.append(OverlayRef(path, tenant, cluster, estate.tenants[tenant].namespace, render_key))
+        keys[path] = hashlib.sha256(b"\0".join([
+            context.encode(), render_key.encode(), _file_bytes(root, layout.tenant_file(tenant)),
+            cluster_bytes[cluster]])).hexdigest()
+
+    findings_cache = FindingsCache(cache_dir)
+    entries: dict[str, dict[str, Any]] = {}
+    todo = []
+    for ref in refs:
+        hit = findings_cache.get(ref.path, keys[ref.path])
+        if hit is not None:
+            entries[ref.path] = hit
+        else:
+            todo.append(ref)
+    rendered_count = 0
+    if todo:
+        render_cache = RenderCache(cache_dir)
+        rendered_count = sum(1 for r in todo if not render_cache.has(r.key))
+        rendered = render_overlays(root, todo, render_cache, jobs=request.jobs, progress=progress)
+        for ref in todo:
+            docs = rendered[ref.path]
+            kustomization = f"{ref.path}/kustomization.yaml"
+            found = _schema_findings(validator, docs, ref.tenant, ref.cluster, kustomization)
+            found += overlay_rules.check_overlay(overlay_rules.OverlayContext(
+                config=estate.config, tenant=estate.tenants[ref.tenant], cluster=estate.clusters[ref.cluster],
+                overlay=ref.path, docs=docs, tenant_namespaces=tenant_namespaces))
+            entry = {"key": keys[ref.path], "findings": [f.as_json() for f in found],
+                     "ingresses": [d for d in docs if d.get("kind") == "Ingress"]}
+            entries[ref.path] = entry
+            findings_cache.put(ref.path, entry)
+        findings_cache.save()
+    elif progress:
+        progress(len(refs), len(refs))
+
+    findings: list[Finding] = list(absent)
+    for ref in refs:
+        findings.extend(Finding.from_json(f) for f in entries[ref.path]["findings"])
+    findings += overlay_rules.check_routing(estate, {p: e["ingresses"] for p, e in entries.items()})
+    controller_docs, broken = _controller_docs(root)
+    findings += broken
+    for rel, doc in controller_docs:
+        findings += _schema_findings(validator, [doc], None, rel.split("/")[1] if rel.startswith("clusters/")
+                                     else None, rel)
+    findings += overlay_rules.check_controllers(root, estate)
+    findings += overlay_rules.check_repository_secrets(root, _repository_yaml_files(root))
+    filtered = bool(request.tenants or request.clusters or request.changed_since)
+    findings += _drift_findings(root, estate, sorted({t for t, _ in placements}) if filtered else None)
+    order = {"error": 0, "warning": 1}
+    findings.sort(key=lambda f: (f.tenant or "", f.cluster or "", order[f.severity], f.rule, f.obj or "",
+                                 f.message))
+    return ValidateResult(findings, [r.path for r in refs], checked=len(todo), rendered=rendered_count,
+                          selection=selection)
+
+
+def rules_catalog() -> list[dict[str, str]]:
+    return [{"id": r.id, "severity": r.severity, "title": r.title, "hint": r.hint}
+            for r in sorted(RULES.values(), key=lambda r: r.id)]

@@ -1,0 +1,238 @@
+"""gitops-gen validate end to end: real kustomize, real git, the caches, the outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pygit2
+import pytest
+from typer.testing import CliRunner
+
+from gitops_gen import actions, layout, yamlio
+from gitops_gen.cli import app
+from gitops_gen.model import HostRoute, Tenant
+from gitops_gen.render import (
+    OverlayRef,
+    RenderCache,
+    overlay_input_hash,
+    render_overlay,
+    render_overlays,
+    shared_input_hash,
+)
+from gitops_gen.scaffold import ci_workflow
+from gitops_gen.validate import ValidateRequest, overlays_affected, validate
+from tests.tools import PROJECT_ROOT, crd_dir, require_kustomize
+
+
+def cli(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def crds() -> Path:
+    return crd_dir()
+
+
+def _commit_all(root: Path, message: str) -> None:
+    repo = pygit2.Repository(str(root))
+    repo.index.add_all()
+    repo.index.write()
+    tree = repo.index.write_tree()
+    sig = repo.default_signature
+    repo.create_commit("HEAD", sig, sig, message, tree, [repo.head.target])
+
+
+@pytest.fixture
+def wide_estate(estate: Path) -> Path:
+    """The fixture estate plus six tenants on eu-west-1, so batches hold several overlays."""
+    for i in range(6):
+        actions.add_tenant(estate, Tenant(f"t{i}", ("eu-west-1", "us-east-1"),
+                                          (HostRoute(f"t{i}.example.com", "eu-west-1"),),
+                                          size=("small", "medium", "large")[i % 3]), branch=f"b{i}")
+    return estate
+
+
+def test_example_estate_is_clean(crds: Path, tmp_path: Path) -> None:
+    require_kustomize()
+    result = cli("validate", "--repo", str(PROJECT_ROOT), "--crd-dir", str(crds), "--output", "json")
+    data = json.loads(result.stdout)
+    assert data["findings"] == [] and result.exit_code == 0
+    assert data["summary"]["overlays"] == 4
+
+
+def test_fresh_estate_is_clean_and_second_run_uses_the_cache(wide_estate: Path, crds: Path) -> None:
+    require_kustomize()
+    first = validate(wide_estate, ValidateRequest(crd_dirs=(crds,)))
+    assert [f.as_json() for f in first.findings] == []
+    assert first.checked == first.rendered == len(first.overlays) == 15
+    second = validate(wide_estate, ValidateRequest(crd_dirs=(crds,)))
+    assert second.checked == 0 and second.rendered == 0 and second.findings == []
+    # A change to one overlay's inputs re-checks that overlay only.
+    tenant = wide_estate / layout.tenant_file("t3")
+    tenant.write_text(tenant.read_text().replace("webReplicas: 2", "webReplicas: 1"))
+    actions.generate(wide_estate)
+    third = validate(wide_estate, ValidateRequest(crd_dirs=(crds,)))
+    assert third.checked == 2 and third.rendered == 2 and third.findings == []
+
+
+def test_batched_rendering_equals_one_by_one(wide_estate: Path, tmp_path: Path) -> None:
+    require_kustomize()
+    shared = shared_input_hash(wide_estate)
+    refs = [OverlayRef(layout.overlay_dir(t, c), t, c, t, overlay_input_hash(wide_estate, layout.overlay_dir(t, c),
+                                                                               shared))
+            for t in ("acme", "globex", *(f"t{i}" for i in range(6)))
+            for c in ("eu-west-1", "us-east-1") if (wide_estate / layout.overlay_dir(t, c)).is_dir()]
+    batched = render_overlays(wide_estate, refs, RenderCache(None), jobs=2, batch_size=5)
+    assert len(batched) == len(refs) == 15
+    for ref in refs:
+        single = list(yamlio.load_all(render_overlay(wide_estate, ref.path)))
+        together = batched[ref.path]
+        key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+        assert sorted(together, key=key) == sorted(single, key=key), ref.path
+
+
+def test_unattributable_object_falls_back_to_single_builds(wide_estate: Path) -> None:
+    """An overlay that adds a cluster-scoped object still renders exactly as on its own."""
+    require_kustomize()
+    d = wide_estate / layout.overlay_dir("t1", "eu-west-1")
+    (d / "extra.yaml").write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+                                  "metadata:\n  name: t1-extra\nrules: []\n")
+    k = d / "kustomization.yaml"
+    k.write_text(k.read_text().replace("- ingress.yaml\n", "- ingress.yaml\n- extra.yaml\n"))
+    shared = shared_input_hash(wide_estate)
+    refs = [OverlayRef(layout.overlay_dir(t, "eu-west-1"), t, "eu-west-1", t,
+                       overlay_input_hash(wide_estate, layout.overlay_dir(t, "eu-west-1"), shared))
+            for t in ("t0", "t1", "t2")]
+    batched = render_overlays(wide_estate, refs, RenderCache(None), batch_size=3)
+    kinds = [doc["kind"] for doc in batched[layout.overlay_dir("t1", "eu-west-1")]]
+    assert "ClusterRole" in kinds
+    assert "ClusterRole" not in [doc["kind"] for doc in batched[layout.overlay_dir("t0", "eu-west-1")]]
+
+
+def test_a_failing_overlay_is_named_with_kustomize_error(wide_estate: Path) -> None:
+    require_kustomize()
+    k = wide_estate / layout.overlay_dir("t4", "eu-west-1") / "kustomization.yaml"
+    k.write_text(k.read_text().replace("- ingress.yaml\n", "- ingress.yaml\n- missing-file.yaml\n"))
+    result = cli("validate", "--repo", str(wide_estate))
+    assert result.exit_code == 2
+    assert "overlays/t4/eu-west-1" in result.output and "missing-file.yaml" in result.output
+
+
+def test_kustomize_missing_is_exit_2(estate: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = cli("validate", "--repo", str(estate))
+    assert result.exit_code == 2 and "kustomize" in result.output
+
+
+def test_findings_make_exit_1_and_name_rule_object_and_fix(estate: Path, crds: Path) -> None:
+    require_kustomize()
+    k = estate / layout.overlay_dir("acme", "eu-west-1") / "kustomization.yaml"
+    k.write_text(k.read_text() + "- target:\n    kind: Deployment\n    name: workflowgen-win-services\n"
+                 "  patch: |-\n    - op: replace\n      path: /spec/replicas\n      value: 2\n")
+    result = cli("validate", "--repo", str(estate), "--crd-dir", str(crds), "--output", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    rules = {(f["rule"], f["object"]) for f in data["findings"]}
+    assert ("WIN004", "Deployment/workflowgen-win-services") in rules
+    assert any(f["rule"] == "DRIFT001" and f["path"] == "overlays/acme/eu-west-1/kustomization.yaml"
+               for f in data["findings"])
+    assert all(f["hint"] for f in data["findings"])
+    assert {r["id"] for r in data["rules"]} >= {"WIN004", "DRIFT001", "ISO001", "SCHEMA003"}
+    table = cli("validate", "--repo", str(estate), "--crd-dir", str(crds))
+    assert table.exit_code == 1
+    assert "tenant acme / cluster eu-west-1" in table.stdout and "WIN004" in table.stdout
+
+
+def test_custom_kind_without_schema_is_a_warning(estate: Path, crds: Path) -> None:
+    require_kustomize()
+    d = estate / layout.overlay_dir("acme", "eu-west-1")
+    (d / "certificate.yaml").write_text(
+        "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata:\n  name: extra\n"
+        "spec:\n  secretName: extra\n  dnsNames: [acme.wfg.example.com]\n  issuerRef: {name: x}\n")
+    k = d / "kustomization.yaml"
+    k.write_text(k.read_text().replace("- ingress.yaml\n", "- ingress.yaml\n- certificate.yaml\n"))
+    result = validate(estate, ValidateRequest(tenants=("acme",), crd_dirs=(crds,)))
+    missing = [f for f in result.findings if f.rule == "SCHEMA003"]
+    assert [(f.severity, f.obj) for f in missing] == [("warning", "Certificate/extra")]
+
+
+def test_schema_errors_are_found(estate: Path, crds: Path) -> None:
+    require_kustomize()
+    k = estate / layout.overlay_dir("acme", "eu-west-1") / "kustomization.yaml"
+    k.write_text(k.read_text() + "- target:\n    kind: Service\n    name: workflowgen-web\n"
+                 "  patch: |-\n    - op: add\n      path: /spec/portz\n      value: 1\n")
+    result = validate(estate, ValidateRequest(tenants=("acme",), crd_dirs=(crds,)))
+    schema = [f for f in result.findings if f.rule == "SCHEMA001"]
+    assert schema and schema[0].obj == "Service/workflowgen-web" and "portz" in schema[0].message
+    # A broken controller object is checked against its CRD.
+    ks = estate / layout.cluster_tenant_file("us-east-1", "globex")
+    ks.write_text(ks.read_text().replace("  prune: true\n", "  prune: sometimes\n"))
+    result = validate(estate, ValidateRequest(tenants=("acme",), crd_dirs=(crds,)))
+    assert any(f.rule == "SCHEMA002" and f.path == "clusters/us-east-1/tenants/globex.yaml" and "prune" in f.message
+               for f in result.findings)
+
+
+def test_changed_since_selects_affected_overlays(wide_estate: Path, crds: Path) -> None:
+    require_kustomize()
+    head = str(pygit2.Repository(str(wide_estate)).head.target)
+    none = validate(wide_estate, ValidateRequest(changed_since=head, crd_dirs=(crds,)))
+    assert none.overlays == [] and none.findings == []
+    tenant = wide_estate / layout.tenant_file("t2")
+    tenant.write_text(tenant.read_text().replace("size: large", "size: medium"))
+    actions.generate(wide_estate)
+    one = validate(wide_estate, ValidateRequest(changed_since=head, crd_dirs=(crds,)))
+    assert one.overlays == ["overlays/t2/eu-west-1", "overlays/t2/us-east-1"] and one.findings == []
+    _commit_all(wide_estate, "resize t2")
+    base = wide_estate / "base" / "web.yaml"
+    base.write_text(base.read_text() + "\n")
+    everything = validate(wide_estate, ValidateRequest(changed_since="HEAD", crd_dirs=(crds,)))
+    assert len(everything.overlays) == 15
+    bad = cli("validate", "--repo", str(wide_estate), "--changed-since", "no-such-ref")
+    assert bad.exit_code == 2 and "no-such-ref" in bad.output
+
+
+def test_overlays_affected_mapping() -> None:
+    placements = [("a", "c1"), ("a", "c2"), ("b", "c1")]
+    assert overlays_affected(["overlays/a/tenant.yaml"], placements) == {("a", "c1"), ("a", "c2")}
+    assert overlays_affected(["overlays/b/c1/ingress.yaml"], placements) == {("b", "c1")}
+    assert overlays_affected(["clusters/c1/cluster.yaml"], placements) == {("a", "c1"), ("b", "c1")}
+    assert overlays_affected(["base/components/size-small/quota.yaml"], placements) == set(placements)
+    assert overlays_affected(["gitops-gen.yaml"], placements) == set(placements)
+    assert overlays_affected(["clusters/c1/tenants/a.yaml", "README.md"], placements) == set()
+
+
+def test_sarif_carries_what_code_scanning_requires(estate: Path, crds: Path) -> None:
+    require_kustomize()
+    k = estate / layout.overlay_dir("acme", "eu-west-1") / "ingress.yaml"
+    k.write_text(k.read_text().replace("  tls:\n", "  tlz:\n"))
+    result = cli("validate", "--repo", str(estate), "--crd-dir", str(crds), "--output", "sarif")
+    assert result.exit_code == 1
+    sarif = json.loads(result.stdout)
+    assert sarif["version"] == "2.1.0" and sarif["$schema"].endswith("sarif-2.1.0.json")
+    (run,) = sarif["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "gitops-gen" and driver["version"]
+    rule_ids = [r["id"] for r in driver["rules"]]
+    assert all(r["shortDescription"]["text"] and r["help"]["text"] for r in driver["rules"])
+    assert run["results"]
+    for res in run["results"]:
+        assert res["ruleId"] in rule_ids and rule_ids[res["ruleIndex"]] == res["ruleId"]
+        assert res["level"] in ("error", "warning") and res["message"]["text"]
+        loc = res["locations"][0]["physicalLocation"]
+        assert (estate / loc["artifactLocation"]["uri"]).exists() and loc["region"]["startLine"] >= 1
+    assert any(r["ruleId"] == "SCHEMA001" for r in run["results"])
+
+
+def test_crd_dir_that_does_not_exist(estate: Path, tmp_path: Path) -> None:
+    result = cli("validate", "--repo", str(estate), "--crd-dir", str(tmp_path / "nope"))
+    assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_init_ci_workflow_runs_validate(tmp_path: Path) -> None:
+    actions.init_estate(tmp_path / "e", "https://git.example.com/x.git")
+    workflow = yamlio.load((tmp_path / "e" / layout.CI_WORKFLOW).read_text())
+    runs = [s.get("run", "") for s in workflow["jobs"]["check"]["steps"]]
+    assert "gitops-gen validate" in runs and "gitops-gen generate --check" in runs
+    assert workflow == yamlio.load(ci_workflow())
