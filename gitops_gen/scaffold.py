@@ -49,6 +49,9 @@ flux:
   namespace: {config.flux_namespace}
   # Name of the Secret in that namespace holding the clone credentials of a private repository.
   gitSecretRef: "{config.flux_git_secret or ""}"
+# Folders of CRD files (Argo CD, Flux, External Secrets...) that 'gitops-gen validate' checks
+# custom kinds against, relative to this file; --crd-dir adds more.
+crds: []
 defaults:
   webReplicas: {d.web_replicas}
   size: {d.size}
@@ -57,18 +60,22 @@ defaults:
 """
 
 
-def ci_workflow() -> str:
-    return """\
+def ci_workflow(install: str = "pip install \"${{ vars.GITOPS_GEN_PIP_SPEC || 'gitops-gen==0.1.0' }}\"") -> str:
+    return f"""\
 # Written by 'gitops-gen init'; yours to adapt. Fails the pull request when a derived file is
-# stale, orphaned or hand-edited.
+# stale, orphaned or hand-edited, or when what would be applied breaks an isolation, HTTPS,
+# routing, Windows, secrets or data-safety rule; findings also appear in code scanning.
 name: gitops-gen
 on:
   pull_request:
   push:
     branches: [main]
+permissions:
+  contents: read
+  security-events: write
 jobs:
   check:
-    runs-on: ubuntu-latest
+    runs-on: ubuntu-latest  # has kubectl, whose built-in kustomize validate uses
     steps:
       - uses: actions/checkout@v4
         with:
@@ -77,8 +84,16 @@ jobs:
         with:
           python-version: "3.12"
       # Point the repository variable GITOPS_GEN_PIP_SPEC at your index or a git URL of gitops-gen.
-      - run: pip install "${{ vars.GITOPS_GEN_PIP_SPEC || 'gitops-gen==0.1.0' }}"
+      - run: {install}
       - run: gitops-gen generate --check
+      - run: gitops-gen validate
+      - name: Findings for code scanning
+        if: always()
+        run: gitops-gen validate --output sarif > gitops-gen.sarif || test $? -eq 1
+      - uses: github/codeql-action/upload-sarif@v3
+        if: always()
+        with:
+          sarif_file: gitops-gen.sarif
 """
 
 
