@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -49,9 +49,10 @@ def _read(path: Path) -> str | None:
         return ""
 
 
-def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[str] = ()) -> Plan:
+def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[str] = (),
+               keep: Collection[str] = ()) -> Plan:
     """Changes turning the work tree into ``desired``; derived files under ``orphans_under`` that
-    ``desired`` no longer contains are deleted (files gitops-gen did not write are never touched)."""
+    neither ``desired`` nor ``keep`` contains are deleted (files gitops-gen did not write never are)."""
     plan = Plan()
     for rel in sorted(desired):
         current = _read(root / rel)
@@ -67,7 +68,7 @@ def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[s
             plan.changes.append(Change(rel, "update", desired[rel], reason))
     for top in orphans_under:
         for rel in sorted(_walk(root, top)):
-            if rel in desired:
+            if rel in desired or rel in keep:
                 continue
             text = _read(root / rel)
             if text is not None and is_generated(text):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gitops_gen.errors import ToolError
 
 
-def run(args: Sequence[str], cwd: Path | None = None, timeout: float = 300) -> str:
+def run(args: Sequence[str], cwd: Path | None = None, timeout: float = 300,
+        env: Mapping[str, str] | None = None) -> str:
+    """Run a command; its stdout, or ToolError naming it with its stderr. ``env`` adds variables."""
+    full_env = {**os.environ, **env} if env else None
     try:
-        proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+                              env=full_env)
     except FileNotFoundError:
         raise ToolError(f"{args[0]} is not installed or not on PATH",
                         f"install {args[0]} and run the command again") from None

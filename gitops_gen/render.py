@@ -1,12 +1,12 @@
 """The one place that runs kustomize: overlays rendered in batches, cached by input hash.
 
-One ``kustomize build`` costs about 0.1 s of process start alone, so overlays of one cluster are
-built a few dozen at a time through a throw-away kustomization whose resources are the overlays
-(DOMAIN.md section 5: 25 to 50 per build; kustomize grows superlinearly past about 100), as many
-builds at a time as there are cores. The output is split back per overlay by namespace: every
-overlay of a cluster lives in its own tenant namespace. When a batch fails, or yields an object
-that cannot be attributed to exactly one overlay, its overlays are built one by one, so the
-result is always what a single build of each overlay gives, and a failing overlay is named.
+A ``kubectl kustomize`` starts in about 30 ms here, and kustomize then spends about 0.6 ms on each
+object, so overlays of one cluster are built twenty at a time through a throw-away kustomization
+whose resources are the overlays, as many builds at a time as there are cores (DOMAIN.md section 5).
+The output is split back per overlay by namespace: every overlay of a cluster lives in its own
+tenant namespace. When a batch fails, or yields an object that cannot be attributed to exactly one
+overlay, its overlays are built one by one, so the result is always what a single build of each
+overlay gives, and a failing overlay is named.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ from gitops_gen.errors import ToolError
 from gitops_gen.proc import run
 from gitops_gen.writer import write_atomic
 
-BATCH_SIZE = 40
+BATCH_SIZE = 20
+#: Go's collector runs at 100 % heap growth by default; a build is short-lived and its heap small,
+#: so collecting less often cuts a batch's CPU time by a quarter (measured on 20-overlay batches).
+KUSTOMIZE_ENV = {"GOGC": "400"}
 Progress = Callable[[int, int], None]
 
 
@@ -56,7 +59,7 @@ def kustomize_version() -> str:
 def render_overlay(root: Path, overlay_dir: str) -> str:
     """``kustomize build`` of one overlay; the rendered multi-document YAML."""
     try:
-        return run([*kustomize_command(), str(root / overlay_dir)])
+        return run([*kustomize_command(), str(root / overlay_dir)], env=KUSTOMIZE_ENV)
     except ToolError as exc:
         if "failed (exit" not in exc.message:
             raise
@@ -165,7 +168,7 @@ def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path) -> dict
         (d / "kustomization.yaml").write_text(yamlio.dump(
             {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}))
         try:
-            text = run([*kustomize_command(), str(d)])
+            text = run([*kustomize_command(), str(d)], env=KUSTOMIZE_ENV)
         except ToolError as exc:
             if "failed (exit" not in exc.message:
                 raise
@@ -179,14 +182,21 @@ def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path) -> dict
 
 
 def render_overlays(root: Path, overlays: Sequence[OverlayRef], cache: RenderCache, jobs: int | None = None,
-                    batch_size: int = BATCH_SIZE, progress: Progress | None = None) -> dict[str, Docs]:
-    """The rendered objects of every overlay; cached ones are not built again."""
+                    batch_size: int = BATCH_SIZE, progress: Progress | None = None,
+                    on_rendered: Callable[[OverlayRef, Docs], None] | None = None) -> dict[str, Docs]:
+    """The rendered objects of every overlay; cached ones are not built again.
+
+    ``on_rendered`` is called in this thread for each overlay as soon as its batch is built, so
+    checks run while kustomize builds the next batches.
+    """
     result: dict[str, Docs] = {}
     todo: list[OverlayRef] = []
     for o in overlays:
         hit = cache.get(o.key)
         if hit is not None:
             result[o.path] = hit
+            if on_rendered:
+                on_rendered(o, hit)
         else:
             todo.append(o)
     total, done = len(overlays), len(result)
@@ -207,6 +217,8 @@ def render_overlays(root: Path, overlays: Sequence[OverlayRef], cache: RenderCac
             for o in batch:
                 result[o.path] = built[o.path]
                 cache.put(o.key, built[o.path])
+                if on_rendered:
+                    on_rendered(o, built[o.path])
             done += len(batch)
             if progress:
                 progress(done, total)

@@ -89,6 +89,21 @@ def core_errors(obj: Mapping[str, Any], kubernetes_version: str) -> list[str]:
     return SchemaValidator(kubernetes_version, []).errors(obj)[1]
 
 
+def _enum_keys(schema: Any) -> frozenset[str]:
+    keys: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for name, prop in (node.get("properties") or {}).items():
+                if isinstance(prop, dict) and ("enum" in prop or "enum" in (prop.get("items") or {})):
+                    keys.add(name)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return frozenset(keys)
+
+
 class SchemaValidator:
     """Validates objects of any kind; tells core, custom and unknown kinds apart."""
 
@@ -105,15 +120,33 @@ class SchemaValidator:
             raise UserError(f"no Kubernetes schemas for version {kubernetes_version}",
                             f"kubernetes-validate has {', '.join(kv.all_versions())}")
         self.version = versions[-1]
-        self.custom = {**BUILTIN_SCHEMAS, **load_crd_schemas(crd_dirs)}
+        self._crd_dirs = list(crd_dirs)
+        for d in self._crd_dirs:
+            if not d.is_dir():
+                raise UserError(f"CRD directory {d} does not exist",
+                                "pass a directory holding CRD YAML files (--crd-dir, or 'crds' in gitops-gen.yaml)")
+        self._custom: dict[GroupVersionKind, dict[str, Any]] | None = None
         self._validators: dict[GroupVersionKind, Any] = {}
         self._definitions: Any = None
+        self._enum_keys: frozenset[str] | None = None
+        #: Verdicts by (kind, shape): a tenant's objects mostly share their shape with every other's.
+        self._verdicts: dict[tuple[GroupVersionKind, str], bool] = {}
+
+    @property
+    def custom(self) -> dict[GroupVersionKind, dict[str, Any]]:
+        """Custom kinds' schemas, parsed on first use: CRD files are large, and a run that finds
+        everything in its caches never needs them."""
+        if self._custom is None:
+            self._custom = {**BUILTIN_SCHEMAS, **load_crd_schemas(self._crd_dirs)}
+        return self._custom
 
     def fingerprint(self) -> str:
-        """Changes whenever a validation result could: the Kubernetes version or any schema."""
+        """Changes whenever a validation result could: the Kubernetes version or any CRD file."""
         h = hashlib.sha256(self.version.encode())
-        h.update(json.dumps(sorted((f"{a} {k}", s) for (a, k), s in self.custom.items()),
-                            sort_keys=True).encode())
+        h.update(json.dumps(sorted((f"{a} {k}", s) for (a, k), s in BUILTIN_SCHEMAS.items()), sort_keys=True).encode())
+        for d in self._crd_dirs:
+            for f in sorted([*d.rglob("*.yaml"), *d.rglob("*.yml")]):
+                h.update(str(f.relative_to(d)).encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
         return h.hexdigest()
 
     def _core_validator(self, api_version: str, kind: str) -> Any:
@@ -130,6 +163,7 @@ class SchemaValidator:
         if self._definitions is None:
             self._definitions = Resource.from_contents(self._kv.schema_contents(
                 f"kubernetes-json-schema/{schema_dir}/_definitions.json", self.version))
+        self._enum_keys_of(schema)
         registry = self._definitions @ (Resource.from_contents(schema) @ Registry())
         return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
@@ -145,9 +179,41 @@ class SchemaValidator:
                 self._validators[gvk] = ("core", core) if core is not None else ("missing", None)
         return self._validators[gvk]
 
+    def _shape(self, obj: Any, key: str = "") -> Any:
+        """``obj`` with every string that no core schema constrains beyond its type replaced by "".
+
+        The core schemas check strings only by type, except for properties with an ``enum`` (kept
+        verbatim); pattern, length and uniqueness appear only in the CRD meta-schema, which is never
+        shaped. Two objects of one shape therefore get the same verdict from the schema.
+        """
+        if isinstance(obj, str):
+            return obj if key in self._enum_keys_of() else ""
+        if isinstance(obj, dict):
+            return {k: self._shape(v, k) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self._shape(v, key) for v in obj]
+        return obj
+
+    def _enum_keys_of(self, schema: Any = None) -> frozenset[str]:
+        """Property names that carry an ``enum`` in the definitions (or in ``schema``, added)."""
+        if self._enum_keys is None:
+            self._enum_keys = _enum_keys(self._kv.schema_contents(
+                f"kubernetes-json-schema/v{self.version}-local-strict/_definitions.json", self.version))
+        if schema is not None:
+            self._enum_keys |= _enum_keys(schema)
+        return self._enum_keys
+
     def errors(self, obj: Mapping[str, Any]) -> tuple[str, list[str]]:
         """("core" | "custom" | "missing", error messages) for one object."""
-        what, validator = self._validator((str(obj.get("apiVersion")), str(obj.get("kind"))))
+        gvk = (str(obj.get("apiVersion")), str(obj.get("kind")))
+        what, validator = self._validator(gvk)
         if validator is None:
             return what, []
-        return what, _format(validator.iter_errors(dict(obj)))
+        if what != "core" or gvk[1] == "CustomResourceDefinition":
+            return what, _format(validator.iter_errors(dict(obj)))
+        shape = (gvk, json.dumps(self._shape(obj), sort_keys=True, separators=(",", ":")))
+        if self._verdicts.get(shape) is True:
+            return what, []
+        errors = _format(validator.iter_errors(dict(obj)))  # messages name this object's own values
+        self._verdicts[shape] = not errors
+        return what, errors

@@ -197,10 +197,10 @@ def _schema_findings(validator: SchemaValidator, docs: Iterable[Mapping[str, Any
     return out
 
 
-def _controller_docs(root: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[Finding]]:
-    """The objects in the YAML files under clusters/ and argocd/, and a finding per unreadable file."""
-    docs: list[tuple[str, dict[str, Any]]] = []
-    broken: list[Finding] = []
+def _controller_findings(root: Path, validator: SchemaValidator, cache: FindingsCache, context: str) -> list[Finding]:
+    """Schema findings for the objects in the YAML files under clusters/ and argocd/, and a finding
+    per unreadable file; a file whose bytes did not change since the last run is not parsed again."""
+    out: list[Finding] = []
     for top in (layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
         base = root / top
         if not base.is_dir():
@@ -211,16 +211,27 @@ def _controller_docs(root: Path) -> tuple[list[tuple[str, dict[str, Any]]], list
                 if not f.endswith((".yaml", ".yml")) or f == "cluster.yaml":
                     continue
                 rel = os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/")
-                try:
-                    for doc in yamlio.load_all((root / rel).read_bytes()):
-                        if isinstance(doc, dict) and "kind" in doc and "apiVersion" in doc:
-                            docs.append((rel, doc))
-                except Exception as exc:
-                    mark = getattr(exc, "problem_mark", None)
-                    where = f" at line {mark.line + 1}" if mark is not None else ""
-                    problem = getattr(exc, "problem", None) or type(exc).__name__
-                    broken.append(finding(YAML_INVALID, f"{rel} is not valid YAML{where}: {problem}", path=rel))
-    return docs, broken
+                data = (root / rel).read_bytes()
+                key = hashlib.sha256(context.encode() + data).hexdigest()
+                hit = cache.get(f"file:{rel}", key)
+                if hit is None:
+                    found = _file_schema_findings(rel, data, validator)
+                    hit = {"key": key, "findings": [x.as_json() for x in found]}
+                    cache.put(f"file:{rel}", hit)
+                out.extend(Finding.from_json(x) for x in hit["findings"])
+    return out
+
+
+def _file_schema_findings(rel: str, data: bytes, validator: SchemaValidator) -> list[Finding]:
+    try:
+        docs = [d for d in yamlio.load_all(data) if isinstance(d, dict) and "kind" in d and "apiVersion" in d]
+    except Exception as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        return [finding(YAML_INVALID, f"{rel} is not valid YAML{where}: {problem}", path=rel)]
+    cluster = rel.split("/")[1] if rel.startswith(f"{layout.CLUSTERS_DIR}/") else None
+    return _schema_findings(validator, docs, None, cluster, rel)
 
 
 def _repository_yaml_files(root: Path) -> list[str]:
@@ -233,15 +244,69 @@ def _repository_yaml_files(root: Path) -> list[str]:
     return sorted(files)
 
 
-def _drift_findings(root: Path, estate: Estate, tenants: Iterable[str] | None) -> list[Finding]:
+def _generator_fingerprint() -> str:
+    """Changes when generate could write something else for the same declarations."""
+    from gitops_gen import generate, model
+
+    h = hashlib.sha256(__version__.encode())
+    for source in [*sorted(Path(generate.__file__).parent.glob("*.py")), Path(model.__file__)]:
+        h.update(source.read_bytes())
+    return h.hexdigest()
+
+
+class DriftCache:
+    """Per tenant, the digests of the files generate would write, under a key of its declarations:
+    a tenant whose declarations did not change is checked by hashing its files, not regenerating them."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.file = directory / "drift-cache.json" if directory is not None else None
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        if self.file is not None:
+            try:
+                raw = json.loads(self.file.read_text())
+                if raw.get("version") == _CACHE_VERSION:
+                    self.entries = raw["entries"]
+            except (OSError, ValueError, KeyError, AttributeError):
+                self.entries = {}
+
+    def save(self) -> None:
+        if self.file is not None and self.dirty:
+            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+                write_atomic(self.file, json.dumps({"version": _CACHE_VERSION, "entries": self.entries}))
+
+
+def _digest_on_disk(root: Path, rel: str) -> str | None:
+    try:
+        return hashlib.sha256((root / rel).read_bytes()).hexdigest()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _drift_findings(root: Path, estate: Estate, tenants: Iterable[str] | None,
+                    cache_dir: Path | None) -> list[Finding]:
     """Derived files that differ from what generate would write; all of them, or those of ``tenants``."""
     desired = shared_files(estate.config, estate.clusters)
     for cluster in estate.clusters.values():
         desired.update(cluster_files(estate.config, cluster))
-    names = estate.tenants if tenants is None else tenants
-    for name in names:
-        desired.update(tenant_files(estate.config, estate.clusters, estate.tenants[name]))
-    plan = plan_files(root, desired, orphans_under=layout.DERIVED_ROOTS if tenants is None else ())
+    cache = DriftCache(cache_dir)
+    context = hashlib.sha256(_generator_fingerprint().encode() + _file_bytes(root, layout.CONFIG_FILE)
+                             + b"".join(_file_bytes(root, layout.cluster_file(c)) for c in sorted(estate.clusters)))
+    expected: set[str] = set(desired)
+    for name in (estate.tenants if tenants is None else tenants):
+        key = hashlib.sha256(context.digest() + _file_bytes(root, layout.tenant_file(name))).hexdigest()
+        entry = cache.entries.get(name)
+        if entry is None or entry.get("key") != key:
+            files = tenant_files(estate.config, estate.clusters, estate.tenants[name])
+            entry = {"key": key, "files": {p: hashlib.sha256(t.encode()).hexdigest() for p, t in files.items()}}
+            cache.entries[name] = entry
+            cache.dirty = True
+        expected.update(entry["files"])
+        if any(_digest_on_disk(root, p) != digest for p, digest in entry["files"].items()):
+            desired.update(tenant_files(estate.config, estate.clusters, estate.tenants[name]))
+    cache.save()
+    # Files of unchanged tenants are expected, not orphans: generate would write them as they are.
+    plan = plan_files(root, desired, orphans_under=layout.DERIVED_ROOTS if tenants is None else (), keep=expected)
     out = []
     for change in plan.changes:
         what = {"create": "is missing", "delete": "is orphaned (its declaration is gone)"}.get(
@@ -299,9 +364,8 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
     if todo:
         render_cache = RenderCache(cache_dir)
         rendered_count = sum(1 for r in todo if not render_cache.has(r.key))
-        rendered = render_overlays(root, todo, render_cache, jobs=request.jobs, progress=progress)
-        for ref in todo:
-            docs = rendered[ref.path]
+
+        def check(ref: OverlayRef, docs: list[dict[str, Any]]) -> None:
             kustomization = f"{ref.path}/kustomization.yaml"
             found = _schema_findings(validator, docs, ref.tenant, ref.cluster, kustomization)
             found += overlay_rules.check_overlay(overlay_rules.OverlayContext(
@@ -311,7 +375,8 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
                      "ingresses": [d for d in docs if d.get("kind") == "Ingress"]}
             entries[ref.path] = entry
             findings_cache.put(ref.path, entry)
-        findings_cache.save()
+
+        render_overlays(root, todo, render_cache, jobs=request.jobs, progress=progress, on_rendered=check)
     elif progress:
         progress(len(refs), len(refs))
 
@@ -319,15 +384,13 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
     for ref in refs:
         findings.extend(Finding.from_json(f) for f in entries[ref.path]["findings"])
     findings += overlay_rules.check_routing(estate, {p: e["ingresses"] for p, e in entries.items()})
-    controller_docs, broken = _controller_docs(root)
-    findings += broken
-    for rel, doc in controller_docs:
-        findings += _schema_findings(validator, [doc], None, rel.split("/")[1] if rel.startswith("clusters/")
-                                     else None, rel)
+    findings += _controller_findings(root, validator, findings_cache, context)
+    findings_cache.save()
     findings += overlay_rules.check_controllers(root, estate)
     findings += overlay_rules.check_repository_secrets(root, _repository_yaml_files(root))
     filtered = bool(request.tenants or request.clusters or request.changed_since)
-    findings += _drift_findings(root, estate, sorted({t for t, _ in placements}) if filtered else None)
+    findings += _drift_findings(root, estate, sorted({t for t, _ in placements}) if filtered else None,
+                                cache_dir)
     order = {"error": 0, "warning": 1}
     findings.sort(key=lambda f: (f.tenant or "", f.cluster or "", order[f.severity], f.rule, f.obj or "",
                                  f.message))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,27 @@ def test_init_ci_workflow_runs_validate(tmp_path: Path) -> None:
     runs = [s.get("run", "") for s in workflow["jobs"]["check"]["steps"]]
     assert "gitops-gen validate" in runs and "gitops-gen generate --check" in runs
     assert workflow == yamlio.load(ci_workflow())
+
+
+def test_caches_never_hide_a_change(estate: Path, crds: Path) -> None:
+    """Warm caches (findings, drift, controller files) still see hand edits and removed tenants."""
+    require_kustomize()
+    request = ValidateRequest(crd_dirs=(crds,))
+    assert validate(estate, request).findings == []
+    assert validate(estate, request).checked == 0
+    ingress = estate / layout.overlay_dir("acme", "eu-west-1") / "ingress.yaml"
+    ingress.write_text(ingress.read_text().replace("force-ssl-redirect: 'true'", "force-ssl-redirect: 'false'"))
+    found = {(f.rule, f.path or "") for f in validate(estate, request).findings}
+    assert ("HTTPS003", "overlays/acme/eu-west-1/kustomization.yaml") in found
+    assert ("DRIFT001", "overlays/acme/eu-west-1/ingress.yaml") in found
+    actions.generate(estate)
+    assert validate(estate, request).findings == []
+    project = estate / layout.appproject_file("globex")
+    project.write_text(project.read_text().replace("warn: true", "warn: sometimes"))
+    found = {(f.rule, f.path or "") for f in validate(estate, request).findings}
+    assert {("SCHEMA002", "argocd/projects/globex.yaml"), ("DRIFT001", "argocd/projects/globex.yaml")} <= found
+    actions.generate(estate)
+    shutil.rmtree(estate / layout.tenant_dir("acme"))
+    messages = {f.message for f in validate(estate, request).findings if f.rule == "DRIFT001"}
+    assert {"clusters/eu-west-1/tenants/acme.yaml is orphaned (its declaration is gone)",
+            "argocd/projects/acme.yaml is orphaned (its declaration is gone)"} <= messages
