@@ -261,3 +261,14 @@ def test_caches_never_hide_a_change(estate: Path, crds: Path) -> None:
     messages = {f.message for f in validate(estate, request).findings if f.rule == "DRIFT001"}
     assert {"clusters/eu-west-1/tenants/acme.yaml is orphaned (its declaration is gone)",
             "argocd/projects/acme.yaml is orphaned (its declaration is gone)"} <= messages
+
+
+def test_missing_overlay_is_drift_not_a_crash(estate: Path, crds: Path) -> None:
+    require_kustomize()
+    shutil.rmtree(estate / layout.overlay_dir("globex", "us-east-1"))
+    result = validate(estate, ValidateRequest(crd_dirs=(crds,)))
+    assert "overlays/globex/us-east-1" not in result.overlays
+    assert {(f.rule, f.message) for f in result.findings if f.rule == "DRIFT001"} == {
+        ("DRIFT001", f"overlays/globex/us-east-1/{name} is missing")
+        for name in ("database-egress.yaml", "external-secrets.yaml", "ingress.yaml", "kustomization.yaml")}
+    assert {f.rule for f in result.findings} == {"DRIFT001", "DATA006"}, "the Flux Kustomization points at nothing"
