@@ -171,17 +171,24 @@ def commit_paths(repo: pygit2.Repository, paths: Iterable[str], message: str, br
 
 
 def changed_paths(repo: pygit2.Repository, ref: str) -> set[str]:
-    """Repository-relative paths whose content differs between ``ref`` and the work tree
-    (committed, staged, unstaged and untracked changes alike), read from git objects."""
+    """Repository-relative paths that may differ between ``ref`` and the work tree (committed,
+    staged, unstaged and untracked changes alike), read from git objects.
+
+    Found as ref→index plus index→work tree, so the index's stat cache spares hashing every
+    file: diffing ref's tree straight to the work tree hashes all of them (1.2 s on 14,600 files
+    in bench/validate.py, 0.08 s this way). A file staged and then changed back counts as
+    changed, which costs a needless render at worst, never a missed one."""
     try:
         commit = repo.revparse_single(ref).peel(pygit2.Commit)
     except (KeyError, ValueError, pygit2.GitError):
-        raise GitError(f"--changed-since {ref!r} names no commit in this repository",
-                       "give a branch, tag or commit, e.g. --changed-since origin/main") from None
+        raise GitError(f"{ref!r} names no commit in this repository",
+                       "give a branch, tag or commit, e.g. origin/main") from None
+    index = repo.index
+    index.read(False)
     flags = pygit2.enums.DiffOption.INCLUDE_UNTRACKED | pygit2.enums.DiffOption.RECURSE_UNTRACKED_DIRS
-    diff = commit.tree.diff_to_workdir(flags=flags)
     paths: set[str] = set()
-    for delta in diff.deltas:
-        paths.add(delta.old_file.path)
-        paths.add(delta.new_file.path)
+    for diff in (commit.tree.diff_to_index(index), index.diff_to_workdir(flags=flags)):
+        for delta in diff.deltas:
+            paths.add(delta.old_file.path)
+            paths.add(delta.new_file.path)
     return paths

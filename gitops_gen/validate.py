@@ -29,7 +29,7 @@ from gitops_gen.checks import (
     finding,
 )
 from gitops_gen.checks import rules as overlay_rules
-from gitops_gen.errors import UserError
+from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import Estate, load_estate
 from gitops_gen.generate.files import cluster_files, shared_files, tenant_files
 from gitops_gen.plan import plan_files
@@ -97,8 +97,11 @@ def select_overlays(root: Path, estate: Estate, request: ValidateRequest) -> tup
     if request.changed_since is not None:
         repo = gitrepo.open_repo(root)
         prefix = gitrepo.prefix_in_repo(repo, root)
-        changed = {p.removeprefix(prefix) for p in gitrepo.changed_paths(repo, request.changed_since)
-                   if p.startswith(prefix)}
+        try:
+            paths = gitrepo.changed_paths(repo, request.changed_since)
+        except GitError as e:
+            raise GitError(f"--changed-since {e.message}", e.hint) from None
+        changed = {p.removeprefix(prefix) for p in paths if p.startswith(prefix)}
         affected = overlays_affected(changed, chosen)
         chosen = [p for p in chosen if p in affected]
         reasons.append(f"inputs changed since {request.changed_since}")

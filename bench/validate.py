@@ -1,0 +1,521 @@
+#!/usr/bin/env python3
+"""Benchmark: ``validate`` on an estate of 1,000 tenants on 3 clusters (3,000 overlays).
+
+Issue requirement: on a generated estate of 1,000 tenants on 3 clusters (3,000 overlays)
+
+* a full ``validate`` is at least 10 times faster than running ``kubectl kustomize`` once per
+  overlay one after another, measured in the same run, with identical rendered objects;
+* a second run with no change is at least 50 times faster than that baseline;
+* ``validate --changed-since`` after a one-tenant change finishes in under 3 s.
+
+Repository rule: speed targets are met in a benchmark that prints its figures as ratios against a
+baseline measured in the same run. The baseline here is the renderer itself, as a person or a
+naive CI script would run it: ``kubectl kustomize <overlay>`` (``kustomize build`` where a
+standalone kustomize is on PATH, as validate picks it), once per overlay, one after another, in the
+environment as given. Only the builds are timed, not the parsing of their output. With
+``--baseline-sample N`` only N evenly spread overlays are built and the total is extrapolated
+(the report says so).
+
+The rendered objects validate caches (``.git/gitops-gen/render``) are compared object by object
+(sorted by apiVersion, kind, namespace and name) with those of the baseline builds; any
+difference fails. The estate is built in bulk with the package's pure generators, every tenant on
+all 3 clusters with sizes, replicas, auth modes, databases and hosts varied, and committed in one
+commit, so the work tree is clean.
+
+Run: ``python3 bench/validate.py [--tenants 1000] [--baseline-sample N] [--repeat 3] [--json]``.
+Exit status 1 when a PASS/FAIL check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pygit2
+from _estate import (
+    CLUSTERS,
+    Build,
+    check_bulk_equals_generate,
+    cli_command,
+    cli_env,
+    drop_host_cache,
+    git,
+    grow,
+    init,
+    log,
+    stats,
+    table,
+    tenant_yaml,
+)
+
+from gitops_gen import actions, gitrepo, layout, yamlio
+from gitops_gen.model import AUTH_MODES, SIZE_TIERS, DatabaseSpec, HostRoute, Tenant
+from gitops_gen.render import (
+    RenderCache,
+    kustomize_command,
+    kustomize_version,
+    overlay_input_hash,
+    shared_input_hash,
+)
+from gitops_gen.validate import ValidateRequest, ValidateResult, validate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CRD_ENV = "GITOPS_GEN_CRD_DIR"
+TARGET_TENANTS = 1_000
+COLD_MIN_RATIO = 10.0
+WARM_MIN_RATIO = 50.0
+CHANGED_LIMIT_S = 3.0
+SIZES = tuple(SIZE_TIERS)
+#: The tenant the changed-since runs edit (a middle one; clamped to the estate's size).
+CHANGED_TENANT = 500
+
+Docs = list[dict[str, Any]]
+
+
+# --------------------------------------------------------------------------- building the estate
+
+def bulk_tenant(i: int) -> Tenant:
+    """Tenant ``i``, on every cluster; size, replicas, auth, database and hosts vary between tenants."""
+    name = f"t{i:05d}"
+    placements = tuple(c.name for c in CLUSTERS)
+    size = SIZES[i % len(SIZES)]
+    replicas = 1 + (i // len(SIZES)) % SIZE_TIERS[size].max_web_replicas
+    auth = AUTH_MODES[i % len(AUTH_MODES)]
+    if i % 5 == 2:
+        database = DatabaseSpec("external", (f"10.{i % 250}.{i // 250 % 250}.0/24",), 1433 + i % 2)
+    else:
+        database = DatabaseSpec()
+    hosts: tuple[HostRoute, ...] = ()
+    if i % 10 != 9:  # every tenth tenant answers on its regional hosts only
+        hosts = (HostRoute(f"{name}.tenants.example.net", placements[i % len(placements)]),)
+        if i % 4 == 1:
+            hosts += (HostRoute(f"{name}.customers.example.org", placements[(i + 1) % len(placements)]),)
+    return Tenant(name, placements, hosts, web_replicas=replicas, size=size, auth=auth, database=database)
+
+
+def all_overlays(tenants: int) -> list[str]:
+    return sorted(layout.overlay_dir(f"t{i:05d}", c.name) for i in range(tenants) for c in CLUSTERS)
+
+
+def crd_dir() -> Path | None:
+    """$GITOPS_GEN_CRD_DIR, else ../shared/crds beside the project (as the test suite finds it)."""
+    env = os.environ.get(CRD_ENV)
+    path = Path(env) if env else PROJECT_ROOT.parent / "shared" / "crds"
+    return path if path.is_dir() else None
+
+
+# --------------------------------------------------------------------------- the baseline
+
+def object_key(doc: dict[str, Any]) -> tuple[str, str, str, str]:
+    meta = doc.get("metadata") or {}
+    return (str(doc.get("apiVersion")), str(doc.get("kind")), str(meta.get("namespace") or ""),
+            str(meta.get("name")))
+
+
+def sorted_objects(docs: Docs) -> Docs:
+    return sorted(docs, key=object_key)
+
+
+@dataclass
+class Baseline:
+    overlays: int                                   # overlays in the estate
+    seconds: list[float] = field(default_factory=list)
+    docs: dict[str, Docs] = field(default_factory=dict)
+
+    @property
+    def rendered(self) -> int:
+        return len(self.seconds)
+
+    @property
+    def extrapolated(self) -> bool:
+        return self.rendered < self.overlays
+
+    @property
+    def per_overlay_s(self) -> float:
+        return sum(self.seconds) / len(self.seconds)
+
+    @property
+    def total_s(self) -> float:
+        """Measured total, or the mean per overlay times the number of overlays when sampled."""
+        return sum(self.seconds) if not self.extrapolated else self.per_overlay_s * self.overlays
+
+    def as_json(self) -> dict[str, Any]:
+        return {"command": " ".join(kustomize_command()) + " <overlay>", "overlays": self.overlays,
+                "rendered": self.rendered, "extrapolated": self.extrapolated, "totalSeconds": self.total_s,
+                "measuredSeconds": sum(self.seconds), "perOverlaySeconds": self.per_overlay_s,
+                "objects": sum(len(d) for d in self.docs.values())}
+
+
+def spread(items: Sequence[str], n: int) -> list[str]:
+    """``n`` items evenly spread over ``items`` (all of them when n >= len)."""
+    if n >= len(items):
+        return list(items)
+    return [items[(k * len(items)) // n] for k in range(n)]
+
+
+def kustomize_build(root: Path, overlay: str) -> tuple[float, str]:
+    """One ``kubectl kustomize`` (or ``kustomize build``) of an overlay, as a user runs it; seconds, output."""
+    cmd = [*kustomize_command(), str(root / overlay)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    return dt, proc.stdout
+
+
+def baseline(root: Path, overlays: Sequence[str], sample: int | None) -> Baseline:
+    chosen = spread(overlays, sample) if sample else list(overlays)
+    res = Baseline(len(overlays))
+    started = time.perf_counter()
+    step = max(1, len(chosen) // 20)
+    for k, overlay in enumerate(chosen, 1):
+        dt, text = kustomize_build(root, overlay)
+        res.seconds.append(dt)
+        res.docs[overlay] = sorted_objects(list(yamlio.load_all(text)))
+        if k % step == 0 or k == len(chosen):
+            eta = (time.perf_counter() - started) / k * (len(chosen) - k)
+            log(f"  baseline {k:,}/{len(chosen):,} overlays, {sum(res.seconds):.1f} s building; ETA {eta:.0f} s")
+    return res
+
+
+# --------------------------------------------------------------------------- comparing objects
+
+@dataclass
+class Comparison:
+    overlays: int = 0
+    objects: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"overlays": self.overlays, "objects": self.objects, "differences": len(self.differences),
+                "firstDifferences": self.differences[:20]}
+
+
+def cache_dir_of(root: Path) -> Path:
+    repo = gitrepo.discover(root)
+    if repo is None:
+        raise RuntimeError(f"{root} is not in a git repository")
+    return Path(repo.path) / "gitops-gen"
+
+
+def compare(root: Path, expected: dict[str, Docs], into: Comparison | None = None) -> Comparison:
+    """Object by object: the render cache validate filled against independent single builds."""
+    out = into or Comparison()
+    cache = RenderCache(cache_dir_of(root))
+    shared = shared_input_hash(root)
+    for overlay, want in expected.items():
+        out.overlays += 1
+        out.objects += len(want)
+        got = cache.get(overlay_input_hash(root, overlay, shared))
+        if got is None:
+            out.differences.append(f"{overlay}: not in validate's render cache")
+            continue
+        got = sorted_objects(got)
+        want_keys = [object_key(d) for d in want]
+        got_keys = [object_key(d) for d in got]
+        if want_keys != got_keys:
+            missing = sorted(set(want_keys) - set(got_keys))
+            extra = sorted(set(got_keys) - set(want_keys))
+            out.differences.append(f"{overlay}: objects differ; missing {missing[:3]}, extra {extra[:3]}"
+                                   + ("" if missing or extra else " (duplicate keys)"))
+            continue
+        for w, g in zip(want, got, strict=True):
+            if w != g:
+                out.differences.append(f"{overlay}: {'/'.join(object_key(w))} differs")
+    return out
+
+
+# --------------------------------------------------------------------------- measuring validate
+
+@dataclass
+class Run:
+    what: str
+    seconds: float
+    overlays: int | None = None
+    checked: int | None = None
+    rendered: int | None = None
+    errors: int | None = None
+    warnings: int | None = None
+    runs: list[float] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "runs": self.runs or [self.seconds], "overlays": self.overlays,
+                "checked": self.checked, "rendered": self.rendered, "errors": self.errors,
+                "warnings": self.warnings}
+
+
+class StepLog:
+    """Progress of a validate run, on stderr, every tenth."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.next = 0.0
+        self.start = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        if total and done / total >= self.next:
+            log(f"  {self.label}: {done:,}/{total:,} overlays, {time.perf_counter() - self.start:.1f} s")
+            self.next = done / total + 0.1
+
+
+def run_validate(root: Path, what: str, request: ValidateRequest) -> tuple[Run, ValidateResult]:
+    t0 = time.perf_counter()
+    result = validate(root, request, progress=StepLog(what))
+    dt = time.perf_counter() - t0
+    return Run(what, dt, len(result.overlays), result.checked, result.rendered, result.errors,
+               result.warnings), result
+
+
+def run_validate_cli(root: Path, what: str, args: Sequence[str]) -> Run:
+    """``gitops-gen validate ... --output json`` in a subprocess, timed as a user sees it."""
+    cmd = [*cli_command(), "validate", *args, "--repo", str(root), "--output", "json"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), check=False)
+    dt = time.perf_counter() - t0
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    s = json.loads(proc.stdout)["summary"]
+    return Run(what, dt, s["overlays"], s["checked"], s["rendered"], s["errors"], s["warnings"])
+
+
+def change_tenant(root: Path, tenant: Tenant) -> float:
+    """Edit a tenant's declaration as a person would, then ``generate`` its derived files; seconds of generate."""
+    (root / layout.tenant_file(tenant.name)).write_text(tenant_yaml(tenant), encoding="utf-8")
+    t0 = time.perf_counter()
+    result = actions.generate(root)
+    dt = time.perf_counter() - t0
+    if result.plan.empty:
+        raise RuntimeError(f"generate changed nothing after editing {tenant.name}")
+    return dt
+
+
+def single_builds(root: Path, overlays: Sequence[str]) -> dict[str, Docs]:
+    return {o: sorted_objects(list(yamlio.load_all(kustomize_build(root, o)[1]))) for o in overlays}
+
+
+@dataclass
+class Measured:
+    build: Build
+    baseline: Baseline
+    cold: Run
+    warm: Run
+    warm_cli: Run
+    changed: Run
+    changed_cli: Run
+    generate_s: float
+    comparison: Comparison
+    findings: list[dict[str, Any]]
+    changed_tenant: str
+    notes: list[str] = field(default_factory=list)
+
+
+def measure(root: Path, tenants: int, sample: int | None, repeat: int, crds: Path | None) -> Measured:
+    overlays = all_overlays(tenants)
+    crd_args = ["--crd-dir", str(crds)] if crds else []
+    request = ValidateRequest(crd_dirs=(crds,) if crds else ())
+    kustomize_version()  # the renderer's version, asked once, outside every timed step
+
+    what = f"{sample:,} evenly spread overlays (extrapolated)" if sample and sample < len(overlays) \
+        else f"all {len(overlays):,} overlays"
+    log(f"baseline: {' '.join(kustomize_command())} <overlay>, one after another, {what} ...")
+    base = baseline(root, overlays, sample)
+    log(f"  baseline {base.total_s:.1f} s{' (extrapolated)' if base.extrapolated else ''}, "
+        f"{base.per_overlay_s * 1e3:.1f} ms per overlay")
+    # The baseline's objects (millions of dicts) stay in memory for the comparison: keep them out of
+    # the collector's sight, or every full collection during the in-process runs would walk them.
+    gc.collect()
+    gc.freeze()
+
+    log("validate, cold (cache deleted) ...")
+    drop_host_cache(root)
+    cold, result = run_validate(root, "cold validate", request)
+    findings = [f.as_json() for f in result.findings]
+    log(f"  cold {cold.seconds:.1f} s, {cold.rendered:,} rendered, {len(findings)} findings")
+    if cold.rendered != len(overlays):
+        raise RuntimeError(f"cold validate rendered {cold.rendered} of {len(overlays)} overlays")
+    comparison = compare(root, base.docs)
+    log(f"  compared {comparison.objects:,} objects of {comparison.overlays:,} overlays: "
+        f"{len(comparison.differences)} differences")
+
+    warm_runs = []
+    for k in range(repeat):
+        run, _ = run_validate(root, f"warm validate {k + 1}", request)
+        if run.checked:
+            raise RuntimeError(f"warm validate checked {run.checked} overlays again; expected 0")
+        warm_runs.append(run)
+    warm = replace(max(warm_runs, key=lambda r: r.seconds), what="warm", runs=[r.seconds for r in warm_runs])
+    log(f"  warm {stats(warm.runs)['median']:.2f} s median, {warm.seconds:.2f} s max")
+    warm_cli = run_validate_cli(root, "warm CLI", crd_args)
+    log(f"  warm CLI {warm_cli.seconds:.2f} s")
+
+    # One tenant changed: two edits of the same tenant, so each measured run meets new inputs.
+    name = f"t{min(CHANGED_TENANT, tenants - 1):05d}"
+    t = bulk_tenant(int(name[1:]))
+    first = replace(t, web_replicas=1 if t.web_replicas != 1 else 2)
+    generate_s = change_tenant(root, first)
+    changed, _ = run_validate(root, "changed-since", replace(request, changed_since="HEAD"))
+    log(f"  changed-since (in-process) {changed.seconds:.2f} s, {changed.rendered} rendered")
+    second = replace(first, size=SIZES[(SIZES.index(t.size) + 1) % len(SIZES)], web_replicas=1)
+    generate_s = max(generate_s, change_tenant(root, second))
+    changed_cli = run_validate_cli(root, "changed-since CLI", ["--changed-since", "HEAD", *crd_args])
+    log(f"  changed-since (CLI) {changed_cli.seconds:.2f} s, {changed_cli.rendered} rendered")
+    for run in (changed, changed_cli):
+        if run.overlays != len(CLUSTERS) or run.rendered != len(CLUSTERS):
+            raise RuntimeError(f"{run.what}: selected {run.overlays} and rendered {run.rendered} overlays; "
+                               f"expected {len(CLUSTERS)} (the changed tenant's)")
+    # The changed tenant's objects, as validate rendered them, against single builds too.
+    compare(root, single_builds(root, [layout.overlay_dir(name, c.name) for c in CLUSTERS]), comparison)
+    return Measured(Build(tenants, 0, 0, 0, 0, 0), base, cold, warm, warm_cli, changed, changed_cli, generate_s,
+                    comparison, findings, name)
+
+
+# --------------------------------------------------------------------------- reporting
+
+def checks(m: Measured) -> list[dict[str, Any]]:
+    base = m.baseline.total_s
+    n = m.baseline.overlays
+    tag = " (baseline extrapolated)" if m.baseline.extrapolated else ""
+    return [
+        {"check": f"cold validate of {n:,} overlays >= {COLD_MIN_RATIO:g}x faster than the baseline{tag}",
+         "ratio": base / m.cold.seconds, "pass": base / m.cold.seconds >= COLD_MIN_RATIO},
+        {"check": f"second validate, no change (max of {len(m.warm.runs)}) >= {WARM_MIN_RATIO:g}x faster than "
+                  f"the baseline{tag}",
+         "ratio": base / m.warm.seconds, "pass": base / m.warm.seconds >= WARM_MIN_RATIO},
+        {"check": f"validate --changed-since HEAD after a one-tenant change, CLI < {CHANGED_LIMIT_S:g} s",
+         "seconds": m.changed_cli.seconds, "pass": m.changed_cli.seconds < CHANGED_LIMIT_S},
+        {"check": f"rendered objects identical to single kustomize builds ({m.comparison.objects:,} objects of "
+                  f"{m.comparison.overlays:,} overlays)",
+         "differences": len(m.comparison.differences), "pass": not m.comparison.differences},
+        {"check": "no error findings on the generated estate", "errors": m.cold.errors, "pass": m.cold.errors == 0},
+    ]
+
+
+def report(meta: dict[str, Any], m: Measured, chk: list[dict[str, Any]]) -> str:
+    b = m.baseline
+    base = b.total_s
+
+    def row(run: Run, label: str, ratio: bool = True) -> list[str]:
+        return [label, f"{run.seconds:.2f}", f"{run.overlays:,}", f"{run.checked:,}", f"{run.rendered:,}",
+                f"{run.errors}/{run.warnings}", f"{base / run.seconds:.1f}x" if ratio else "-"]
+
+    sampled = (f"{b.rendered:,} of {b.overlays:,} overlays built, total EXTRAPOLATED from their mean"
+               if b.extrapolated else f"all {b.overlays:,} overlays built")
+    parts = [
+        f"gitops-gen validate benchmark: {meta['tenants']:,} tenants x {len(CLUSTERS)} clusters = "
+        f"{b.overlays:,} overlays; {meta['clusters']}",
+        f"python {meta['python']}, pygit2 {meta['pygit2']} (libgit2 {meta['libgit2']}), {meta['git']}, "
+        f"{meta['kustomize']}, {meta['cpus']} CPUs; CRDs: {meta['crds'] or 'none found (custom kinds unchecked)'}; "
+        f"total run {meta['totalSeconds']:.0f} s",
+        "",
+        "Estate build (bulk, pure generators, one commit; every tenant on all 3 clusters):",
+        table([[f"{m.build.tenants:,}", f"{b.overlays:,}", f"{m.build.files:,}", f"{m.build.generate_s:.1f}",
+                f"{m.build.write_s:.1f}", f"{m.build.commit_s:.1f}", f"{m.build.total_s:.1f}"]],
+              ["tenants", "overlays", "files", "generate s", "write s", "commit s", "total s"]),
+        "",
+        f"Baseline, same run: '{' '.join(kustomize_command())} <overlay>' once per overlay, one after another "
+        f"({sampled}):",
+        table([[f"{b.rendered:,}", f"{sum(b.seconds):.1f}", f"{base:.1f}" + (" (extrapolated)" if b.extrapolated
+                                                                            else ""),
+                f"{b.per_overlay_s * 1e3:.1f}", f"{min(b.seconds) * 1e3:.1f}", f"{max(b.seconds) * 1e3:.1f}"]],
+              ["built", "measured s", f"total s for {b.overlays:,}", "mean ms/overlay", "min ms", "max ms"]),
+        "",
+        "validate (in-process unless marked CLI; CLI runs include interpreter start-up; "
+        "ratio = baseline total / run):",
+        table([row(m.cold, "full, cold (.git/gitops-gen deleted)"),
+               row(m.warm, f"full, second run, no change (max of {len(m.warm.runs)}; "
+                           f"runs {', '.join(f'{s:.2f}' for s in m.warm.runs)})"),
+               row(m.warm_cli, "full, no change, CLI"),
+               row(m.changed, f"--changed-since HEAD, {m.changed_tenant} changed", ratio=False),
+               row(m.changed_cli, f"--changed-since HEAD, {m.changed_tenant} changed, CLI", ratio=False)],
+              ["run", "seconds", "overlays", "checked", "rendered", "errors/warnings", "ratio"]),
+        f"  ('gitops-gen generate' after each edit of {m.changed_tenant}, not timed above: at most "
+        f"{m.generate_s:.2f} s)",
+        "",
+        f"Rendered objects, validate's render cache against single builds: {m.comparison.objects:,} objects of "
+        f"{m.comparison.overlays:,} overlays compared ({m.baseline.rendered:,} baseline builds, then "
+        f"{m.changed_tenant}'s {len(CLUSTERS)} again after its edits), {len(m.comparison.differences)} differences",
+    ]
+    parts += [f"  {d}" for d in m.comparison.differences[:20]]
+    parts.append(f"Findings of the cold run: {len(m.findings)}")
+    parts += [f"  {f['severity']} {f['rule']} {f.get('tenant') or '-'}/{f.get('cluster') or '-'} "
+              f"{f.get('object') or f.get('path') or ''}: {f['message']}" for f in m.findings[:50]]
+    if len(m.findings) > 50:
+        parts.append(f"  ... and {len(m.findings) - 50} more")
+    parts.append("")
+    for c in chk:
+        figure = (f"{c['ratio']:.1f}x" if "ratio" in c else f"{c['seconds']:.2f} s" if "seconds" in c
+                  else f"{c['differences']} differences" if "differences" in c else f"{c['errors']} errors")
+        parts.append(f"{'PASS' if c['pass'] else 'FAIL'}: {c['check']}: {figure}")
+    return "\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    ap.add_argument("--tenants", type=int, default=TARGET_TENANTS, help="tenants, each on all 3 clusters")
+    ap.add_argument("--baseline-sample", type=int, default=None, metavar="N",
+                    help="build only N evenly spread overlays for the baseline and extrapolate")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the warm validate (default 3)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    opts = ap.parse_args(argv)
+    if opts.tenants < 1 or opts.repeat < 1 or (opts.baseline_sample is not None and opts.baseline_sample < 1):
+        ap.error("--tenants, --repeat and --baseline-sample must be positive")
+    started = time.perf_counter()
+    crds = crd_dir()
+    if crds is None:
+        log(f"no CRD folder ({CRD_ENV} or ../shared/crds): validating without CRDs")
+    with tempfile.TemporaryDirectory(prefix="gitops-gen-bench-") as tmp:
+        root = Path(tmp) / "estate"
+        init(root)
+        log(f"building {opts.tenants:,} tenants on {len(CLUSTERS)} clusters ...")
+        build = grow(root, 0, opts.tenants, bulk_tenant)
+        log(f"  built in {build.total_s:.1f} s ({build.files:,} files); checking it against generate ...")
+        check_bulk_equals_generate(root)
+        if git(root, "status", "--porcelain"):
+            raise RuntimeError("the estate is not clean")
+        m = measure(root, opts.tenants, opts.baseline_sample, opts.repeat, crds)
+        m.build = build
+    meta = {
+        "tenants": opts.tenants,
+        "clusters": ", ".join(f"{c.name} ({c.controller}, {c.windows_build})" for c in CLUSTERS),
+        "python": platform.python_version(), "pygit2": getattr(pygit2, "__version__", "?"),
+        "libgit2": pygit2.LIBGIT2_VERSION,
+        "git": subprocess.run(["git", "--version"], capture_output=True, text=True, check=False).stdout.strip(),
+        "kustomize": kustomize_version(), "cpus": os.cpu_count(), "crds": str(crds) if crds else None,
+        "totalSeconds": time.perf_counter() - started,
+    }
+    chk = checks(m)
+    if opts.json:
+        doc = {
+            "meta": meta,
+            "build": {"tenants": opts.tenants, **m.build.as_json()},
+            "baseline": m.baseline.as_json(),
+            "validateSeconds": {"cold": m.cold.as_json(), "warm": m.warm.as_json(), "warmCli": m.warm_cli.as_json(),
+                                "changedSince": m.changed.as_json(), "changedSinceCli": m.changed_cli.as_json(),
+                                "changedTenant": m.changed_tenant, "generateAfterChange": m.generate_s},
+            "ratios": {"baselineOverCold": m.baseline.total_s / m.cold.seconds,
+                       "baselineOverWarm": m.baseline.total_s / m.warm.seconds,
+                       "baselineOverWarmCli": m.baseline.total_s / m.warm_cli.seconds},
+            "comparison": m.comparison.as_json(),
+            "findings": m.findings,
+            "checks": chk,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(report(meta, m, chk))
+    return 1 if any(c["pass"] is False for c in chk) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
