@@ -1,0 +1,208 @@
+"""The two sides of a diff: a commit's tree, read from git objects, or the work tree on disk.
+
+A side answers two questions with estate-relative paths: what is in a file (``read``) and which files
+there are (``files``). Reading a commit never checks anything out: blobs come straight from the object
+database, so the user's work tree, index and HEAD are never touched. ``materialize`` copies chosen
+files of a side into a scratch directory (for kustomize to build), refusing a destination inside the
+user's work tree.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import posixpath
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+import pygit2
+
+from gitops_gen.errors import GitError
+
+#: Git file modes of the entries a side does not present as files.
+_MODE_LINK = 0o120000
+_MODE_SUBMODULE = 0o160000
+_MAX_LINK_HOPS = 8
+
+
+class Side(Protocol):
+    """One side of a diff: a commit's tree, or the work tree."""
+
+    label: str
+
+    def read(self, path: str) -> bytes | None:
+        """The content of the estate-relative file ``path``; None when there is no such file."""
+        ...
+
+    def files(self) -> list[str]:
+        """Every file, estate-relative, sorted, nothing under a ``.git`` directory."""
+        ...
+
+
+def _clean(path: str) -> str | None:
+    """``path`` as a plain estate-relative path, or None when it is empty, absolute or leaves the estate."""
+    if not path or path.startswith("/") or "\\" in path:
+        return None
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." or p == ".git" for p in parts):
+        return None
+    return "/".join(parts)
+
+
+class CommitSide:
+    """A commit's tree (``rev`` is anything ``git rev-parse`` understands), read from git objects.
+
+    ``prefix`` is the estate's directory inside the repository ('' when the estate is the repository's
+    top). A commit in which that directory does not exist is an empty side.
+    """
+
+    def __init__(self, repo: pygit2.Repository, rev: str, prefix: str = "") -> None:
+        try:
+            commit = repo.revparse_single(rev).peel(pygit2.Commit)
+        except (KeyError, ValueError, TypeError, pygit2.GitError):
+            raise GitError(f"{rev!r} names no commit in this repository",
+                           "give a branch, tag or commit, e.g. main, origin/main or a commit id") from None
+        self.repo = repo
+        self.rev = rev
+        self.commit = commit
+        self.prefix = prefix.strip("/")
+        short = str(commit.id)[:7]
+        self.label = short if str(commit.id).startswith(rev.lower()) else f"{rev} ({short})"
+        self._tree: pygit2.Tree | None = commit.tree
+        if self.prefix:
+            try:
+                sub = commit.tree[self.prefix]
+            except KeyError:
+                sub = None
+            self._tree = sub if isinstance(sub, pygit2.Tree) else None
+        self._entries: dict[str, tuple[pygit2.Oid, int]] | None = None
+        self._files: list[str] | None = None
+
+    def _index(self) -> dict[str, tuple[pygit2.Oid, int]]:
+        """Every blob of the tree: path -> (object id, file mode). Flattened once, in C (pygit2.Index)."""
+        if self._entries is None:
+            self._entries = {}
+            if self._tree is not None:
+                index = pygit2.Index()
+                index.read_tree(self._tree)
+                for entry in index:
+                    if entry.mode != _MODE_SUBMODULE and ".git" not in entry.path.split("/"):
+                        self._entries[entry.path] = (entry.id, int(entry.mode))
+        return self._entries
+
+    def read(self, path: str) -> bytes | None:
+        entries = self._index()
+        clean = _clean(path)
+        for _ in range(_MAX_LINK_HOPS):
+            if clean is None or clean not in entries:
+                return None
+            oid, mode = entries[clean]
+            data = bytes(self.repo[oid].peel(pygit2.Blob).data)
+            if mode != _MODE_LINK:
+                return data
+            # A symbolic link: follow it inside the tree, as a checkout would.
+            target = data.decode("utf-8", "replace")
+            if target.startswith("/"):
+                return None
+            clean = _clean(posixpath.normpath(posixpath.join(posixpath.dirname(clean), target)))
+        return None
+
+    def files(self) -> list[str]:
+        if self._files is None:
+            entries = self._index()
+            # A link to a directory, outside the estate, or dangling is not a file.
+            self._files = sorted(p for p, (_oid, mode) in entries.items()
+                                 if mode != _MODE_LINK or self.read(p) is not None)
+        return list(self._files)
+
+
+class WorkTreeSide:
+    """The files on disk under ``root`` (the estate's directory), nothing under a ``.git`` directory.
+
+    Untracked files count, and so do files git ignores: the side is what is on disk.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.label = "work tree"
+
+    def read(self, path: str) -> bytes | None:
+        clean = _clean(path)
+        if clean is None:
+            return None
+        target = self.root / clean
+        try:
+            return target.read_bytes() if target.is_file() else None
+        except OSError:
+            return None
+
+    def files(self) -> list[str]:
+        out: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            prefix = "" if rel == "." else rel + "/"
+            # A dangling link (or a link to a directory) is not a file, as in a commit.
+            out += [prefix + f for f in filenames if f != ".git" and os.path.isfile(os.path.join(dirpath, f))]
+        return sorted(out)
+
+
+def files_under(files: list[str], directory: str) -> list[str]:
+    """The files of the sorted list ``files`` below ``directory`` ('' or '/' for all of them)."""
+    directory = directory.strip("/")
+    if not directory:
+        return list(files)
+    prefix = directory + "/"
+    start = bisect.bisect_left(files, prefix)
+    end = bisect.bisect_left(files, prefix[:-1] + chr(ord("/") + 1))
+    return files[start:end]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _work_tree_of(side: Side) -> Path | None:
+    if isinstance(side, WorkTreeSide):
+        return side.root.resolve()
+    if isinstance(side, CommitSide) and side.repo.workdir:
+        return Path(side.repo.workdir).resolve()
+    return None
+
+
+def materialize(side: Side, paths: Iterable[str], dest: Path) -> None:
+    """Write the files ``paths`` of ``side`` (estate-relative; a path ending in '/' means every file below
+    that directory, '/' every file) into ``dest``, keeping their relative paths, for kustomize to build.
+
+    A named file the side does not have is skipped. ``dest`` may not lie in the user's work tree (its
+    ``.git`` directory excepted): materializing never touches it.
+    """
+    dest = Path(dest)
+    work_tree = _work_tree_of(side)
+    resolved = dest.resolve()
+    if work_tree is not None and _inside(resolved, work_tree) and not _inside(resolved, work_tree / ".git"):
+        raise ValueError(f"refusing to materialize {side.label} into {dest}: it is inside the work tree {work_tree}")
+    wanted: list[str] = []
+    all_files: list[str] | None = None
+    for raw in paths:
+        if raw.endswith("/"):
+            if all_files is None:
+                all_files = side.files()
+            wanted += files_under(all_files, raw)
+            continue
+        clean = _clean(raw)
+        if clean is None:
+            raise ValueError(f"not an estate-relative file path: {raw!r}")
+        wanted.append(clean)
+    for rel in sorted(set(wanted)):
+        data = side.read(rel)
+        if data is None:
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
