@@ -18,7 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gitops_gen import __version__, actions, gitrepo
+from gitops_gen import __version__, actions, diffreport, gitrepo
+from gitops_gen import diff as diff_mod
 from gitops_gen import validate as validate_mod
 from gitops_gen.checks import Finding
 from gitops_gen.errors import GitopsGenError, UserError
@@ -414,6 +415,54 @@ def validate(
     else:
         _print_findings(result)
     raise typer.Exit(result.exit_code)
+
+
+class DiffOutput(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+_DIFF_STYLES = {"title": "bold", "add": "green", "remove": "red", "risk-high": "bold red",
+                "risk-medium": "yellow", "risk-low": "", "": ""}
+
+
+@app.command()
+def diff(
+    base: Annotated[str | None, typer.Argument(
+        help="Base revision (default: the merge base with the default branch).", show_default=False)] = None,
+    head: Annotated[str | None, typer.Argument(help="Head revision (default: the work tree).", show_default=False)]
+        = None,
+    tenant: Annotated[list[str] | None, typer.Option(help="Only this tenant (repeatable).")] = None,
+    cluster: Annotated[list[str] | None, typer.Option(help="Only this cluster (repeatable).")] = None,
+    output: Annotated[DiffOutput, typer.Option("--output", "-o", help="Output format.")] = DiffOutput.text,
+    max_bytes: Annotated[int, typer.Option(help="Cut the markdown report to this size.")] = 60_000,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there are differences, like "
+                                            "'flux diff'.")] = False,
+    repo: RepoOpt = None,
+) -> None:
+    """What a change does to each tenant on each cluster: Applications, Kustomizations, objects, risks.
+
+    Offline: both sides are read from git objects (or the work tree) and only changed overlays are rendered.
+    """
+    progress = _RenderProgress()
+
+    def run() -> diff_mod.DiffResult:
+        try:
+            return diff_mod.diff(actions.resolve_root(repo), base, head, tuple(tenant or ()), tuple(cluster or ()),
+                                 progress=progress)
+        finally:
+            progress.close()
+
+    result = _run(run)
+    if output is DiffOutput.json:
+        _print_json(diffreport.as_json(result))
+    elif output is DiffOutput.markdown:
+        sys.stdout.write(diffreport.as_markdown(result, max_bytes))
+    else:
+        for line, style in diffreport.as_text(result):
+            out.print(escape(line), style=_DIFF_STYLES.get(style, ""), highlight=False)
+    raise typer.Exit(1 if exit_code and not result.empty else 0)
 
 
 def main() -> None:

@@ -1,0 +1,391 @@
+"""``gitops-gen diff``: what a change does to each tenant on each cluster, offline.
+
+Both sides are read from git objects (or the work tree), never checked out over the user's work.
+Only overlays whose inputs differ are rendered, through the same batched, cached renderer as
+validate. Objects are matched by kind, namespace and name, with kustomize's generated hash suffixes
+taken out of names, so a changed ConfigMap shows as a rename plus its data change, not as noise in
+every object that refers to it. Secret values are never printed: a changed Secret names its keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from gitops_gen import gitrepo, layout, yamlio
+from gitops_gen.checks import rules as overlay_rules
+from gitops_gen.controllers import ControllerChange, diff_controllers
+from gitops_gen.errors import GitError, UserError
+from gitops_gen.estate import Estate, load_estate
+from gitops_gen.render import OverlayRef, Progress, RenderCache, overlay_input_hash, render_overlays, shared_input_hash
+from gitops_gen.sides import CommitSide, Side, WorkTreeSide, materialize
+from gitops_gen.validate import overlays_affected
+
+Docs = list[dict[str, Any]]
+#: kustomize appends a 10-character hash to generated ConfigMap and Secret names.
+HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}$")
+GENERATED_KINDS = frozenset({"ConfigMap", "Secret"})
+DATA_BEARING = frozenset({"Namespace", "PersistentVolumeClaim", "StatefulSet"})
+PROTECTIONS = {"argocd.argoproj.io/sync-options": ("Prune=false", "Delete=false"),
+               "kustomize.toolkit.fluxcd.io/prune": ("disabled",)}
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    tenant: str
+    cluster: str
+    kind: str
+    name: str                       # name on HEAD (on BASE for removed objects)
+    change: str                     # added | removed | changed
+    diff: str = ""                  # unified diff of the YAML; never for Secrets
+    renamed_from: str | None = None  # a generated name whose hash suffix changed
+    secret_keys: tuple[str, ...] = ()  # keys of a Secret that were added, removed or changed
+
+    def as_json(self) -> dict[str, object]:
+        return {"tenant": self.tenant, "cluster": self.cluster, "kind": self.kind, "name": self.name,
+                "change": self.change, "renamedFrom": self.renamed_from, "secretKeys": list(self.secret_keys),
+                "diff": self.diff}
+
+
+@dataclass(frozen=True)
+class Risk:
+    severity: str   # high | medium | low
+    id: str
+    tenant: str | None
+    cluster: str | None
+    message: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"severity": self.severity, "id": self.id, "tenant": self.tenant, "cluster": self.cluster,
+                "message": self.message}
+
+
+@dataclass
+class DiffResult:
+    base: str
+    head: str
+    controllers: list[ControllerChange] = field(default_factory=list)
+    objects: list[ObjectChange] = field(default_factory=list)
+    risks: list[Risk] = field(default_factory=list)
+    overlays: list[tuple[str, str, str]] = field(default_factory=list)  # (tenant, cluster, added|removed|changed)
+    rendered: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.controllers or self.objects or self.risks)
+
+    def touched(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Counts of object changes per (tenant, cluster)."""
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        for t, c, _ in self.overlays:
+            out.setdefault((t, c), {"added": 0, "removed": 0, "changed": 0})
+        for o in self.objects:
+            out.setdefault((o.tenant, o.cluster), {"added": 0, "removed": 0, "changed": 0})[o.change] += 1
+        return dict(sorted(out.items()))
+
+
+# --------------------------------------------------------------------------- sides
+
+def default_base(repo: pygit2.Repository) -> tuple[str, str]:
+    """The merge base of HEAD with the default branch (origin's HEAD, else main, else master), and
+    that branch's name."""
+    if repo.head_is_unborn:
+        raise GitError("the repository has no commit to compare with", "commit the estate first")
+    head = repo.head.peel(pygit2.Commit).id
+    candidates = []
+    with contextlib.suppress(KeyError, pygit2.GitError):
+        candidates.append(str(repo.references["refs/remotes/origin/HEAD"].resolve().name))
+    candidates += ["refs/remotes/origin/main", "refs/heads/main", "refs/remotes/origin/master", "refs/heads/master"]
+    for ref in candidates:
+        if ref in repo.references:
+            target = repo.references[ref].peel(pygit2.Commit).id
+            base = repo.merge_base(head, target)
+            if base is not None:
+                return str(base), ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
+    raise GitError("no default branch (main, master or origin/HEAD) to compare with",
+                   "name the base: gitops-gen diff BASE [HEAD]")
+
+
+def _declarations(side: Side) -> list[str]:
+    return [p for p in side.files() if layout.is_declaration(p)]
+
+
+def load_side_estate(side: Side, root: Path, workdir: Path) -> tuple[Estate, Path]:
+    """The side's estate and the directory its files can be rendered in."""
+    if isinstance(side, WorkTreeSide):
+        return load_estate(root), root
+    materialize(side, _declarations(side), workdir)
+    return load_estate(workdir), workdir
+
+
+# --------------------------------------------------------------------------- object diff
+
+def _key(doc: Mapping[str, Any]) -> tuple[str, str, str]:
+    meta = doc.get("metadata") or {}
+    name = str(meta.get("name"))
+    if doc.get("kind") in GENERATED_KINDS:
+        name = HASH_SUFFIX.sub("", name)
+    return str(doc.get("kind")), str(meta.get("namespace") or ""), name
+
+
+def _generated_names(docs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    return {str(d["metadata"]["name"]): HASH_SUFFIX.sub("", str(d["metadata"]["name"])) + "-<hash>"
+            for d in docs if d.get("kind") in GENERATED_KINDS and HASH_SUFFIX.search(str(d["metadata"]["name"]))}
+
+
+def _normalised(doc: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    text = yamlio.dump(_sorted(doc))
+    for name, generic in names.items():
+        text = text.replace(name, generic)
+    return text
+
+
+def _sorted(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _sorted(node[k]) for k in sorted(node)}
+    if isinstance(node, list):
+        return [_sorted(v) for v in node]
+    return node
+
+
+def _secret_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, ...]:
+    keys: set[str] = set()
+    for field_name in ("data", "stringData"):
+        a, b = before.get(field_name) or {}, after.get(field_name) or {}
+        keys |= {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    return tuple(sorted(keys))
+
+
+def diff_objects(tenant: str, cluster: str, base: Docs, head: Docs) -> list[ObjectChange]:
+    old = {_key(d): d for d in base}
+    new = {_key(d): d for d in head}
+    old_names, new_names = _generated_names(base), _generated_names(head)
+    out: list[ObjectChange] = []
+    for key in sorted(set(old) | set(new)):
+        kind, _, _ = key
+        a, b = old.get(key), new.get(key)
+        if a is None and b is not None:
+            out.append(ObjectChange(tenant, cluster, kind, b["metadata"]["name"], "added",
+                                    "" if kind == "Secret" else _unified("", _normalised(b, {}), key),
+                                    secret_keys=_secret_keys({}, b) if kind == "Secret" else ()))
+        elif b is None and a is not None:
+            out.append(ObjectChange(tenant, cluster, kind, a["metadata"]["name"], "removed",
+                                    "" if kind == "Secret" else _unified(_normalised(a, {}), "", key),
+                                    secret_keys=_secret_keys(a, {}) if kind == "Secret" else ()))
+        elif a is not None and b is not None:
+            renamed = a["metadata"]["name"] if a["metadata"]["name"] != b["metadata"]["name"] else None
+            if kind == "Secret":
+                keys = _secret_keys(a, b)
+                if keys or renamed:
+                    out.append(ObjectChange(tenant, cluster, kind, b["metadata"]["name"], "changed",
+                                            renamed_from=renamed, secret_keys=keys))
+                continue
+            before, after = _normalised(a, old_names), _normalised(b, new_names)
+            if before != after or renamed:
+                out.append(ObjectChange(tenant, cluster, kind, b["metadata"]["name"], "changed",
+                                        _unified(before, after, key), renamed_from=renamed))
+    return out
+
+
+def _unified(before: str, after: str, key: tuple[str, str, str]) -> str:
+    label = f"{key[0]}/{key[2]}"
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=f"base/{label}" if before else "/dev/null",
+                                 tofile=f"head/{label}" if after else "/dev/null", n=3)
+    return "".join(lines)
+
+
+# --------------------------------------------------------------------------- risks
+
+def _protected(doc: Mapping[str, Any]) -> bool:
+    annotations = (doc.get("metadata") or {}).get("annotations") or {}
+    return all(all(v in str(annotations.get(k, "")) for v in values) for k, values in PROTECTIONS.items())
+
+
+def _image_version(docs: Iterable[Mapping[str, Any]]) -> tuple[int, ...] | None:
+    for d in docs:
+        if d.get("kind") != "Deployment":
+            continue
+        for c in d["spec"]["template"]["spec"].get("containers", []):
+            m = re.match(r"^advantys/workflowgen:(\d+)\.(\d+)\.(\d+)", str(c.get("image", "")))
+            if m:
+                return tuple(int(x) for x in m.groups())
+    return None
+
+
+def overlay_risks(tenant: str, cluster: str, base: Docs | None, head: Docs | None, estate_head: Estate | None,
+                  estate_base: Estate | None) -> list[Risk]:
+    risks: list[Risk] = []
+    old = {_key(d): d for d in base or []}
+    new = {_key(d): d for d in head or []}
+    for key, doc in old.items():
+        if key[0] not in DATA_BEARING or (key[0] == "StatefulSet" and not doc["spec"].get("volumeClaimTemplates")):
+            continue
+        if key not in new and _protected(doc):
+            risks.append(Risk("medium", "data-orphaned", tenant, cluster,
+                              f"{key[0]}/{key[2]} holding the tenant's data leaves git; its Prune=false,Delete=false "
+                              "and prune: disabled protection keep it in the cluster: delete it by hand once the "
+                              "data is no longer needed"))
+        elif key not in new:
+            risks.append(Risk("high", "data-deleted", tenant, cluster,
+                              f"{key[0]}/{key[2]} holding the tenant's data is removed and unprotected: the "
+                              "controller will delete it"))
+        elif _protected(doc) and not _protected(new[key]):
+            risks.append(Risk("high", "data-unprotected", tenant, cluster,
+                              f"{key[0]}/{key[2]} loses its Prune=false,Delete=false or prune: disabled protection"))
+    if base and head:
+        before, after = _image_version(base), _image_version(head)
+        if before and after and after < before:
+            old_v, new_v = ".".join(map(str, before)), ".".join(map(str, after))
+            risks.append(Risk("medium", "image-downgrade", tenant, cluster,
+                              f"WorkflowGen goes down from {old_v} to {new_v}"))
+    for d in head or []:
+        if d.get("kind") == "Deployment" and d["metadata"]["name"] == "workflowgen-win-services" \
+                and int(d["spec"].get("replicas", 1)) > 1:
+            risks.append(Risk("high", "win-services-replicas", tenant, cluster,
+                              f"Windows Services run {d['spec']['replicas']} replicas; WorkflowGen needs exactly one"))
+    if head is not None and estate_head is not None and tenant in estate_head.tenants \
+            and cluster in estate_head.clusters:
+        fired_now = _rule_ids(estate_head, tenant, cluster, head)
+        fired_before = _rule_ids(estate_base, tenant, cluster, base) if base is not None and estate_base is not None \
+            and tenant in estate_base.tenants and cluster in estate_base.clusters else set()
+        for rule_id, message in sorted(fired_now - fired_before):
+            if rule_id == "WIN003":
+                risks.append(Risk("high", "windows-build-mismatch", tenant, cluster,
+                                  f"{message} (validate rule WIN003; the pods would not start on the "
+                                  f"cluster's {estate_head.clusters[cluster].windows_build} nodes)"))
+            elif rule_id == "WIN004" and any(r.id == "win-services-replicas" for r in risks):
+                continue  # already said, more plainly
+            else:
+                risks.append(Risk("high", "rule-regression", tenant, cluster,
+                                  f"{rule_id} passes on BASE and fails on HEAD: {message}"))
+    return risks
+
+
+def _rule_ids(estate: Estate, tenant: str, cluster: str, docs: Docs) -> set[tuple[str, str]]:
+    ctx = overlay_rules.OverlayContext(
+        config=estate.config, tenant=estate.tenants[tenant], cluster=estate.clusters[cluster],
+        overlay=layout.overlay_dir(tenant, cluster), docs=docs,
+        tenant_namespaces=frozenset(t.namespace for t in estate.tenants.values()))
+    return {(f.rule, f"{f.obj}: {f.message}" if f.obj else f.message) for f in overlay_rules.check_overlay(ctx)}
+
+
+def _routes(estate: Estate) -> dict[str, tuple[str, str]]:
+    routes: dict[str, tuple[str, str]] = {}
+    for t in estate.tenants.values():
+        for h in t.hosts:
+            routes[h.host] = (t.name, h.placement)
+        for c in t.placements:
+            if c in estate.clusters:
+                routes[estate.clusters[c].regional_host(t.name)] = (t.name, c)
+    return routes
+
+
+def routing_risks(base: Estate, head: Estate) -> list[Risk]:
+    old, new = _routes(base), _routes(head)
+
+    def where(estate: Estate, route: tuple[str, str]) -> str:
+        cluster = estate.clusters.get(route[1])
+        return f"tenant {route[0]} on {route[1]}" + (f" ({cluster.region})" if cluster else "")
+
+    risks = []
+    for host in sorted(set(old) | set(new)):
+        a, b = old.get(host), new.get(host)
+        if a and b and a != b:
+            risks.append(Risk("medium", "routing-change", b[0], b[1],
+                              f"{host} moves from {where(base, a)} to {where(head, b)}"))
+        elif a and not b:
+            risks.append(Risk("low", "host-removed", a[0], a[1], f"{host} is no longer served ({where(base, a)})"))
+    return risks
+
+
+def controller_risks(changes: Sequence[ControllerChange]) -> list[Risk]:
+    return [Risk("high", "tenant-leaves-cluster", c.tenant, c.cluster,
+                 f"{c.kind} {c.key} is removed: the tenant is no longer reconciled on {c.cluster or 'its cluster'}")
+            for c in changes if c.change == "removed"]
+
+
+# --------------------------------------------------------------------------- the whole diff
+
+def _changed_paths(repo: pygit2.Repository, prefix: str, base: CommitSide, head: Side) -> set[str]:
+    if isinstance(head, WorkTreeSide):
+        paths = gitrepo.changed_paths(repo, base.rev)
+    else:
+        assert isinstance(head, CommitSide)
+        diff = base.commit.tree.diff_to_tree(head.commit.tree)
+        paths = {p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)}
+    return {p.removeprefix(prefix) for p in paths if p.startswith(prefix)}
+
+
+def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, tenants: Sequence[str] = (),
+         clusters: Sequence[str] = (), progress: Progress | None = None) -> DiffResult:
+    repo = gitrepo.open_repo(root)
+    prefix = gitrepo.prefix_in_repo(repo, root)
+    if base_rev is None:
+        merge_base, branch = default_base(repo)
+        base_side = CommitSide(repo, merge_base, prefix)
+        base_side.label = f"merge base with {branch} ({merge_base[:7]})"
+    else:
+        base_side = CommitSide(repo, base_rev, prefix)
+    head_side: Side = WorkTreeSide(root) if head_rev is None else CommitSide(repo, head_rev, prefix)
+    cache = RenderCache(Path(repo.path) / "gitops-gen")
+    with tempfile.TemporaryDirectory(prefix="gitops-gen-diff-") as tmp:
+        base_estate, base_root = load_side_estate(base_side, root, Path(tmp) / "base")
+        head_estate, head_root = load_side_estate(head_side, root, Path(tmp) / "head")
+        for t in tenants:
+            if t not in base_estate.tenants and t not in head_estate.tenants:
+                raise UserError(f"--tenant {t!r}: no such tenant on either side", "'gitops-gen list' shows them")
+        for c in clusters:
+            if c not in base_estate.clusters and c not in head_estate.clusters:
+                raise UserError(f"--cluster {c!r}: no such cluster on either side", "'gitops-gen list' shows them")
+        old_p = {(t.name, c) for t in base_estate.tenants.values() for c in t.placements}
+        new_p = {(t.name, c) for t in head_estate.tenants.values() for c in t.placements}
+        changed = _changed_paths(repo, prefix, base_side, head_side)
+        affected = overlays_affected(changed, sorted(old_p | new_p)) | (old_p ^ new_p)
+        affected = {(t, c) for t, c in affected
+                    if (not tenants or t in tenants) and (not clusters or c in clusters)}
+        result = DiffResult(base_side.label, head_side.label)
+        base_docs = _render_side(base_side, base_root, sorted(affected & old_p), cache, progress)
+        head_docs = _render_side(head_side, head_root, sorted(affected & new_p), cache, progress)
+        result.rendered = len(base_docs) + len(head_docs)
+        for t, c in sorted(affected):
+            path = layout.overlay_dir(t, c)
+            before, after = base_docs.get(path), head_docs.get(path)
+            if before is None and after is None:
+                continue
+            state = "added" if before is None else "removed" if after is None else "changed"
+            objects = diff_objects(t, c, before or [], after or [])
+            if objects or state != "changed":
+                result.overlays.append((t, c, state))
+            result.objects += objects
+            result.risks += overlay_risks(t, c, before, after, head_estate, base_estate)
+        controllers = diff_controllers(base_side, head_side)
+        result.controllers = [x for x in controllers if (not tenants or x.tenant in tenants)
+                              and (not clusters or x.cluster in clusters)]
+        result.risks += controller_risks(result.controllers)
+        result.risks += [r for r in routing_risks(base_estate, head_estate)
+                         if (not tenants or r.tenant in tenants) and (not clusters or r.cluster in clusters)]
+    result.risks.sort(key=lambda r: (SEVERITY_ORDER[r.severity], r.tenant or "", r.cluster or "", r.id, r.message))
+    return result
+
+
+def _render_side(side: Side, side_root: Path, placements: Sequence[tuple[str, str]], cache: RenderCache,
+                 progress: Progress | None) -> dict[str, Docs]:
+    if not placements:
+        return {}
+    present = [(t, c) for t, c in placements if side.read(f"{layout.overlay_dir(t, c)}/kustomization.yaml")]
+    if not isinstance(side, WorkTreeSide):
+        materialize(side, [f"{layout.BASE_DIR}/", *(f"{layout.overlay_dir(t, c)}/" for t, c in present)], side_root)
+    shared = shared_input_hash(side_root)
+    refs = [OverlayRef(layout.overlay_dir(t, c), t, c, t, overlay_input_hash(side_root, layout.overlay_dir(t, c),
+                                                                              shared)) for t, c in present]
+    return render_overlays(side_root, refs, cache, progress=progress)

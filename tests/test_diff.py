@@ -1,0 +1,257 @@
+"""gitops-gen diff on real repositories with real commits: the issue's scenarios."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pygit2
+import pytest
+from typer.testing import CliRunner
+
+from gitops_gen import actions, layout
+from gitops_gen.cli import app
+from gitops_gen.diff import DiffResult, diff
+from gitops_gen.diffreport import as_markdown
+from gitops_gen.model import HostRoute, Tenant
+from tests.conftest import snapshot
+from tests.tools import render, require_kustomize
+
+GOLDEN = Path(__file__).parent / "testdata" / "golden"
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def head(root: Path) -> str:
+    return str(pygit2.Repository(str(root)).head.target)
+
+
+def commit_all(root: Path, message: str) -> str:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return head(root)
+
+
+def risks(result: DiffResult) -> set[tuple[str, str | None, str | None]]:
+    return {(r.id, r.tenant, r.cluster) for r in result.risks}
+
+
+def controllers(result: DiffResult) -> set[tuple[str, str, str]]:
+    return {(c.kind, c.key, c.change) for c in result.controllers}
+
+
+def golden(name: str, text: str) -> None:
+    """Commit ids differ from run to run (commit times): the golden file holds <commit> in their place."""
+    path = GOLDEN / name
+    text = re.sub(r"`[0-9a-f]{7}`|\(([0-9a-f]{7})\)", lambda m: "`<commit>`" if m.group(0)[0] == "`" else "(<commit>)",
+                  text)
+    if os.environ.get("GITOPS_GEN_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+@pytest.fixture(autouse=True)
+def _kustomize() -> None:
+    require_kustomize()
+
+
+def test_add_tenant(estate: Path) -> None:
+    base = head(estate)
+    actions.add_tenant(estate, Tenant("newco", ("eu-west-1", "us-east-1"),
+                                      (HostRoute("newco.wfg.example.com", "eu-west-1"),)))
+    before = snapshot(estate)
+    result = diff(estate, base, "HEAD")
+    assert snapshot(estate) == before, "the work tree and the index are untouched"
+    assert controllers(result) == {("Application", "argocd/newco-eu-west-1", "added"),
+                                   ("Kustomization", "flux-system/newco", "added")}
+    assert result.overlays == [("newco", "eu-west-1", "added"), ("newco", "us-east-1", "added")]
+    assert {o.change for o in result.objects} == {"added"}
+    added = {(o.cluster, o.kind, o.name) for o in result.objects}
+    assert ("eu-west-1", "Namespace", "newco") in added and ("us-east-1", "Ingress", "workflowgen") in added
+    assert not [r for r in result.risks if r.severity == "high"]
+    golden("diff-add-tenant.md", as_markdown(result))
+
+
+def test_remove_tenant(estate: Path) -> None:
+    base = head(estate)
+    shutil.rmtree(estate / layout.tenant_dir("acme"))
+    actions.generate(estate)
+    commit_all(estate, "Remove tenant acme")
+    result = diff(estate, base, "HEAD")
+    assert controllers(result) == {("Application", "argocd/acme-eu-west-1", "removed")}
+    assert result.overlays == [("acme", "eu-west-1", "removed")]
+    found = risks(result)
+    assert ("tenant-leaves-cluster", "acme", "eu-west-1") in found
+    # The data-bearing objects carry both controllers' protection: they stay in the cluster.
+    assert {r.message.split(" ")[0] for r in result.risks if r.id == "data-orphaned"} == {
+        "Namespace/acme", "PersistentVolumeClaim/workflowgen-data", "StatefulSet/workflowgen-database"}
+    assert "data-deleted" not in {r.id for r in result.risks}
+    assert result.risks[0].severity == "high"
+    golden("diff-remove-tenant.md", as_markdown(result))
+
+
+def test_data_losing_its_protection_then_deleted(estate: Path) -> None:
+    base = head(estate)
+    edited = [f for f in (estate / "base").rglob("*.yaml") if "Prune=false,Delete=false" in f.read_text()]
+    assert edited
+    for f in edited:
+        f.write_text(f.read_text().replace("Prune=false,Delete=false", "Prune=true"))
+    unprotected = commit_all(estate, "Drop the data protection by hand")
+    result = diff(estate, base, unprotected)
+    assert ("data-unprotected", "acme", "eu-west-1") in risks(result)
+    shutil.rmtree(estate / layout.tenant_dir("acme"))
+    actions.generate(estate)
+    gone = diff(estate, unprotected)
+    assert {r.message.split(" ")[0] for r in gone.risks if r.id == "data-deleted"} == {
+        "Namespace/acme", "PersistentVolumeClaim/workflowgen-data", "StatefulSet/workflowgen-database"}
+    assert all(r.severity == "high" for r in gone.risks if r.id == "data-deleted")
+
+
+def test_place_tenant_on_a_second_cluster(estate: Path) -> None:
+    base = head(estate)
+    tenant = estate / layout.tenant_file("acme")
+    tenant.write_text(tenant.read_text().replace("  - cluster: eu-west-1\n", "  - cluster: eu-west-1\n"
+                                                                            "  - cluster: us-east-1\n"))
+    actions.generate(estate)
+    result = diff(estate, base)  # HEAD defaults to the work tree
+    assert controllers(result) == {("Kustomization", "flux-system/acme", "added")}
+    assert result.overlays == [("acme", "us-east-1", "added")]
+    assert not risks(result) - {("routing-change", "acme", "us-east-1")}
+
+
+def test_move_a_global_host(estate: Path) -> None:
+    base = head(estate)
+    tenant = estate / layout.tenant_file("globex")
+    tenant.write_text(tenant.read_text().replace("placement: eu-west-1", "placement: us-east-1"))
+    actions.generate(estate)
+    result = diff(estate, base)
+    moves = [r for r in result.risks if r.id == "routing-change"]
+    assert [(r.tenant, r.cluster, r.message) for r in moves] == [
+        ("globex", "us-east-1", "globex.wfg.example.com moves from tenant globex on eu-west-1 (eu-west) "
+                                "to tenant globex on us-east-1 (us-east)")]
+    changed = {(o.cluster, o.kind) for o in result.objects}
+    assert {("eu-west-1", "Ingress"), ("us-east-1", "Ingress"), ("eu-west-1", "ConfigMap")} <= changed
+    ingress = next(o for o in result.objects if o.kind == "Ingress" and o.cluster == "us-east-1")
+    assert "+  - host: globex.wfg.example.com" in ingress.diff
+
+
+def test_version_bump_changes_every_overlay_and_a_downgrade_is_a_risk(estate: Path) -> None:
+    actions.add_tenant(estate, Tenant("hooli", ("eu-west-1",)), commit=False)  # in-cluster database, like acme
+    base = commit_all(estate, "Add hooli")
+    config = estate / layout.CONFIG_FILE
+    config.write_text(config.read_text().replace("version: 10.3.1", "version: 9.6.1")
+                      .replace("databaseTag: 10.3.1-ubuntu-18.04", "databaseTag: 9.6.1-ubuntu-18.04"))
+    actions.generate(estate)
+    down = commit_all(estate, "Go back to 9.6.1")
+    result = diff(estate, base, down)
+    assert {(t, c) for t, c, _ in result.overlays} == {("acme", "eu-west-1"), ("globex", "eu-west-1"),
+                                                         ("globex", "us-east-1"), ("hooli", "eu-west-1")}
+    assert {(r.id, r.tenant, r.cluster) for r in result.risks if r.id == "image-downgrade"} == {
+        ("image-downgrade", "acme", "eu-west-1"), ("image-downgrade", "globex", "eu-west-1"),
+        ("image-downgrade", "globex", "us-east-1"), ("image-downgrade", "hooli", "eu-west-1")}
+    deployment = next(o for o in result.objects if o.kind == "Deployment" and o.name == "workflowgen-web"
+                      and o.tenant == "acme")
+    assert "-        image: advantys/workflowgen:10.3.1-win-ltsc2022" in deployment.diff
+    assert "+        image: advantys/workflowgen:9.6.1-win-ltsc2022" in deployment.diff
+    # acme and hooli on eu-west-1 change the same way: one section for both.
+    report = as_markdown(result)
+    assert "acme on eu-west-1, hooli on eu-west-1: overlay changed; 0 added, 3 changed, 0 removed " \
+           "(the same change in 2 overlays)" in report
+    assert report.count("<details>") == 3
+    up = diff(estate, down, base)
+    assert len(up.overlays) == 4 and not [r for r in up.risks if r.id == "image-downgrade"]
+
+
+def test_weakened_network_policy_is_a_rule_regression(estate: Path) -> None:
+    base = head(estate)
+    policies = estate / "base" / "network-policies.yaml"
+    policies.write_text(policies.read_text().replace(
+        "    - namespaceSelector:\n        matchLabels:\n          kubernetes.io/metadata.name: ingress-nginx\n",
+        "    - namespaceSelector: {}\n"))
+    result = diff(estate, base)
+    regressions = {(r.tenant, r.cluster, r.message.split(" ")[0]) for r in result.risks if r.id == "rule-regression"}
+    assert ("acme", "eu-west-1", "ISO002") in regressions and ("globex", "us-east-1", "ISO005") in regressions
+    policy = next(o for o in result.objects if o.kind == "NetworkPolicy" and o.tenant == "acme")
+    assert policy.name == "web-from-ingress-controller" and "-    - namespaceSelector:" in policy.diff
+
+
+def test_windows_build_mismatch_and_scaled_windows_services(estate: Path) -> None:
+    base = head(estate)
+    k = estate / layout.overlay_dir("acme", "eu-west-1") / "kustomization.yaml"
+    k.write_text(k.read_text().replace("components/windows-ltsc2022", "components/windows-ltsc2019")
+                 + "- target:\n    kind: Deployment\n    name: workflowgen-win-services\n"
+                   "  patch: \"- op: replace\\n  path: /spec/replicas\\n  value: 2\\n\"\n")
+    result = diff(estate, base, tenants=["acme"])
+    found = {(r.id, r.severity) for r in result.risks if r.tenant == "acme" and r.cluster == "eu-west-1"}
+    assert {("windows-build-mismatch", "high"), ("win-services-replicas", "high")} <= found
+    assert not [r for r in result.risks if r.id == "rule-regression" and r.message.startswith("WIN004")]
+    web = next(o for o in result.objects if o.kind == "Deployment" and o.name == "workflowgen-web")
+    assert "+        image: advantys/workflowgen:10.3.1-win-ltsc2019" in web.diff
+
+
+def test_configmap_hash_change_is_a_rename_not_noise(estate: Path) -> None:
+    base = head(estate)
+    tenant = estate / layout.tenant_file("acme")
+    tenant.write_text(tenant.read_text().replace("auth: application", "auth: okta"))
+    actions.generate(estate)
+    result = diff(estate, base)
+    config_map = next(o for o in result.objects if o.kind == "ConfigMap")
+    assert config_map.renamed_from and config_map.renamed_from != config_map.name
+    assert "+  WFGEN_AUTH_MODE: okta" in config_map.diff
+    # The Deployments differ only in the ConfigMap name they refer to: no change, no noise.
+    assert not [o for o in result.objects if o.kind == "Deployment"]
+    # ... though the rendered Deployment itself did change: it names the new ConfigMap.
+    web = json.dumps(next(d for d in render(estate, layout.overlay_dir("acme", "eu-west-1"))
+                          if d["kind"] == "Deployment" and d["metadata"]["name"] == "workflowgen-web"))  # type: ignore[index]
+    assert config_map.name in web and str(config_map.renamed_from) not in web
+
+
+def test_secret_values_are_never_printed(estate: Path) -> None:
+    base = head(estate)
+    overlay = estate / layout.overlay_dir("acme", "eu-west-1")
+    (overlay / "secret.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata:\n  name: extra\n"
+                                         "stringData:\n  token: s3cr3t-value-one\n")
+    k = overlay / "kustomization.yaml"
+    k.write_text(k.read_text().replace("- ingress.yaml\n", "- ingress.yaml\n- secret.yaml\n"))
+    middle = commit_all(estate, "add a secret by hand")
+    (overlay / "secret.yaml").write_text((overlay / "secret.yaml").read_text().replace("one", "two"))
+    for result in (diff(estate, base, middle), diff(estate, middle)):
+        secret = next(o for o in result.objects if o.kind == "Secret")
+        assert "s3cr3t" not in json.dumps([o.as_json() for o in result.objects])
+        assert "s3cr3t" not in as_markdown(result)
+    assert secret.secret_keys == ("token",) and secret.change == "changed"
+
+
+def test_cli_outputs_and_exit_code(estate: Path) -> None:
+    base = head(estate)
+    runner = CliRunner()
+    same = runner.invoke(app, ["diff", base, "--repo", str(estate), "--exit-code"])
+    assert same.exit_code == 0 and "No change" in same.stdout
+    actions.add_tenant(estate, Tenant("newco", ("eu-west-1",)), commit=False)
+    text = runner.invoke(app, ["diff", base, "--repo", str(estate), "--exit-code"])
+    assert text.exit_code == 1 and "newco on eu-west-1" in text.stdout
+    data: dict[str, Any] = json.loads(runner.invoke(app, ["diff", base, "--repo", str(estate), "-o", "json"]).stdout)
+    assert data["summary"]["overlays"] == 1 and data["summary"]["added"] > 10
+    assert {"tenant", "cluster", "kind", "name", "change", "diff"} <= set(data["objects"][0])
+    small = runner.invoke(app, ["diff", base, "--repo", str(estate), "-o", "markdown", "--max-bytes", "2000"])
+    assert len(small.stdout.encode()) <= 2000 and "Cut to stay under 2,000 bytes" in small.stdout
+    assert "### Risks" in small.stdout and "| newco | eu-west-1 | added |" in small.stdout
+    bad = runner.invoke(app, ["diff", "no-such-ref", "--repo", str(estate)])
+    assert bad.exit_code == 2 and "no-such-ref" in bad.output
+
+
+def test_default_base_is_the_merge_base_with_main(estate: Path) -> None:
+    repo = pygit2.Repository(str(estate))
+    main_tip = str(repo.references["refs/heads/main"].target)
+    actions.add_tenant(estate, Tenant("newco", ("eu-west-1",)))
+    assert pygit2.Repository(str(estate)).head.shorthand == "gitops-gen/add-tenant-newco"
+    result = diff(estate)
+    assert result.base == f"merge base with main ({main_tip[:7]})"
+    assert ("newco", "eu-west-1", "added") in result.overlays
