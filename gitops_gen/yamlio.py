@@ -23,10 +23,18 @@ except ImportError:  # pragma: no cover - only without LibYAML
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
+class _PlainDumper(_Dumper):
+    """Writes a value shared by several keys in full each time: manifests people read and kustomize
+    patches never carry YAML anchors and aliases (``&id001``/``*id001``)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_docs(docs: Iterable[Any], header: str = "") -> str:
     """Dump documents canonically, separated by ``---``, with an optional comment header."""
     parts = [
-        yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
+        yaml.dump(doc, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
         for doc in docs
     ]
     return header + "---\n".join(parts)

@@ -350,3 +350,13 @@ def test_private_repository_credentials_for_flux(bare_estate: Path) -> None:
     assert source["spec"]["secretRef"] == {"name": "estate-deploy-key"}
     schema = load_crd_schemas([crd_dir()])[("source.toolkit.fluxcd.io/v1", "GitRepository")]
     assert not custom_errors(source, schema)
+
+
+def test_generated_files_carry_no_yaml_anchors(estate: Path) -> None:
+    """Values shared in the generators (a probe's tcpSocket, an Ingress backend) are written out in
+    full: a reviewer reading base/web.yaml or an Ingress must not have to resolve &id001/*id001."""
+    for root in (PROJECT_ROOT, estate):
+        files = [p for d in layout.DERIVED_ROOTS for p in (root / d).rglob("*.yaml")]
+        assert len(files) > 20
+        offenders = [str(p.relative_to(root)) for p in files if "&id0" in p.read_text() or "*id0" in p.read_text()]
+        assert not offenders
