@@ -8,10 +8,12 @@ The benchmarks are run as scripts (``python3 bench/<name>.py``), so this folder 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -158,6 +160,83 @@ def run_cli(args: Sequence[str]) -> float:
     if proc.returncode != 0:
         raise RuntimeError(f"gitops-gen {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
     return dt
+
+
+# --------------------------------------------------------------------------- kustomize's own floor
+
+@dataclass
+class Floor:
+    """The least CPU kustomize needs per overlay when it has nothing to do but read and write the
+    overlay's objects: builds of already-rendered objects, several overlays at a time."""
+
+    overlays: int               # overlays per build at the cheapest batch size
+    objects: int                # objects in that build
+    cpu_per_overlay_s: float    # user + system CPU per overlay, start-up included (best of the runs)
+    by_size: dict[int, float]   # overlays per build -> CPU per overlay
+
+    def best_ratio(self, baseline_per_overlay_s: float, cpus: int) -> float:
+        """The highest speed-up over one build per overlay, one after another, that any kustomize-based
+        renderer can reach on ``cpus`` cores: every core busy, kustomize doing no more than this."""
+        return baseline_per_overlay_s / (self.cpu_per_overlay_s / cpus)
+
+
+def _build_cpu(directory: str, repeat: int) -> tuple[float, float]:
+    """Best (CPU seconds of user + system, wall seconds) of ``repeat`` builds of a directory."""
+    from gitops_gen.render import KUSTOMIZE_ENV, kustomize_command
+
+    env = {**os.environ, **KUSTOMIZE_ENV}  # the renderer's own setting, the cheapest known
+    best: tuple[float, float] | None = None
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([*kustomize_command(), directory], check=True, capture_output=True, env=env)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if best is None or cpu < best[0]:
+            best = (cpu, wall)
+    assert best is not None
+    return best
+
+
+def kustomize_floor(per_overlay: Sequence[Sequence[dict[str, Any]]], sizes: Sequence[int] = (1, 5, 10, 20, 40),
+                    repeat: int = 3) -> Floor:
+    """Builds of already-rendered objects of ``n`` overlays at a time (a flat file, a kustomization
+    listing it, no transformer, generator or patch) for each ``n`` in ``sizes``. Every rendered object
+    passes through kustomize at least once, and kustomize's cost per object grows with the objects in a
+    build (it checks each new object against those it holds), while each build pays a start-up: the
+    cheapest CPU per overlay over these sizes is a floor under any batching."""
+    by_size: dict[int, float] = {}
+    objects: dict[int, int] = {}
+    with tempfile.TemporaryDirectory(prefix="gitops-gen-floor-") as tmp:
+        for n in sizes:
+            if n > len(per_overlay):
+                break
+            docs = [d for overlay in per_overlay[:n] for d in overlay]
+            d = Path(tmp, str(n))
+            d.mkdir()
+            (d / "objects.yaml").write_text(yamlio.dump_docs(docs), encoding="utf-8")
+            (d / "kustomization.yaml").write_text("resources:\n- objects.yaml\n", encoding="utf-8")
+            by_size[n] = _build_cpu(str(d), repeat)[0] / n
+            objects[n] = len(docs)
+    best = min(by_size, key=lambda n: by_size[n])
+    return Floor(best, objects[best], by_size[best], by_size)
+
+
+def floor_text(floor: Floor, baseline_per_overlay_s: float, cpus: int, what: str) -> str:
+    sizes = ", ".join(f"{n}: {cpu * 1e3:.1f}" for n, cpu in floor.by_size.items())
+    return (f"kustomize's floor, same run: builds of already-rendered objects (flat file, no transformer) cost "
+            f"at least {floor.cpu_per_overlay_s * 1e3:.1f} ms CPU per overlay (at {floor.overlays} overlays, "
+            f"{floor.objects:,} objects per build; ms CPU per overlay by overlays per build: {sizes}), against "
+            f"{baseline_per_overlay_s * 1e3:.1f} ms wall per baseline build: no kustomize-based {what} can beat "
+            f"the baseline by more than {floor.best_ratio(baseline_per_overlay_s, cpus):.1f}x on {cpus} cores.")
+
+
+def floor_json(floor: Floor, baseline_per_overlay_s: float, cpus: int) -> dict[str, Any]:
+    return {"overlaysPerBuild": floor.overlays, "objectsPerBuild": floor.objects,
+            "cpuSecondsPerOverlay": floor.cpu_per_overlay_s,
+            "cpuSecondsPerOverlayBySize": {str(n): v for n, v in floor.by_size.items()},
+            "bestRatio": floor.best_ratio(baseline_per_overlay_s, cpus)}
 
 
 def drop_host_cache(root: Path) -> None:

@@ -46,13 +46,17 @@ import pygit2
 from _estate import (
     CLUSTERS,
     Build,
+    Floor,
     check_bulk_equals_generate,
     cli_command,
     cli_env,
     drop_host_cache,
+    floor_json,
+    floor_text,
     git,
     grow,
     init,
+    kustomize_floor,
     log,
     stats,
     table,
@@ -79,6 +83,8 @@ CHANGED_LIMIT_S = 3.0
 SIZES = tuple(SIZE_TIERS)
 #: The tenant the changed-since runs edit (a middle one; clamped to the estate's size).
 CHANGED_TENANT = 500
+#: Overlays whose rendered objects measure kustomize's floor (flat builds of 1 to 40 of them).
+FLOOR_OVERLAYS = 100
 
 Docs = list[dict[str, Any]]
 
@@ -316,6 +322,7 @@ class Measured:
     changed_cli: Run
     generate_s: float
     comparison: Comparison
+    floor: Floor
     findings: list[dict[str, Any]]
     changed_tenant: str
     notes: list[str] = field(default_factory=list)
@@ -333,6 +340,7 @@ def measure(root: Path, tenants: int, sample: int | None, repeat: int, crds: Pat
     base = baseline(root, overlays, sample)
     log(f"  baseline {base.total_s:.1f} s{' (extrapolated)' if base.extrapolated else ''}, "
         f"{base.per_overlay_s * 1e3:.1f} ms per overlay")
+    floor = kustomize_floor(list(base.docs.values())[:FLOOR_OVERLAYS])
     # The baseline's objects (millions of dicts) stay in memory for the comparison: keep them out of
     # the collector's sight, or every full collection during the in-process runs would walk them.
     gc.collect()
@@ -378,7 +386,7 @@ def measure(root: Path, tenants: int, sample: int | None, repeat: int, crds: Pat
     # The changed tenant's objects, as validate rendered them, against single builds too.
     compare(root, single_builds(root, [layout.overlay_dir(name, c.name) for c in CLUSTERS]), comparison)
     return Measured(Build(tenants, 0, 0, 0, 0, 0), base, cold, warm, warm_cli, changed, changed_cli, generate_s,
-                    comparison, findings, name)
+                    comparison, floor, findings, name)
 
 
 # --------------------------------------------------------------------------- reporting
@@ -448,6 +456,7 @@ def report(meta: dict[str, Any], m: Measured, chk: list[dict[str, Any]]) -> str:
         f"{m.changed_tenant}'s {len(CLUSTERS)} again after its edits), {len(m.comparison.differences)} differences",
     ]
     parts += [f"  {d}" for d in m.comparison.differences[:20]]
+    parts += ["", floor_text(m.floor, b.per_overlay_s, meta["cpus"], "validate")]
     parts.append(f"Findings of the cold run: {len(m.findings)}")
     parts += [f"  {f['severity']} {f['rule']} {f.get('tenant') or '-'}/{f.get('cluster') or '-'} "
               f"{f.get('object') or f.get('path') or ''}: {f['message']}" for f in m.findings[:50]]
@@ -501,6 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "meta": meta,
             "build": {"tenants": opts.tenants, **m.build.as_json()},
             "baseline": m.baseline.as_json(),
+            "kustomizeFloor": floor_json(m.floor, m.baseline.per_overlay_s, os.cpu_count() or 1),
             "validateSeconds": {"cold": m.cold.as_json(), "warm": m.warm.as_json(), "warmCli": m.warm_cli.as_json(),
                                 "changedSince": m.changed.as_json(), "changedSinceCli": m.changed_cli.as_json(),
                                 "changedTenant": m.changed_tenant, "generateAfterChange": m.generate_s},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -77,7 +78,8 @@ class DiffResult:
     objects: list[ObjectChange] = field(default_factory=list)
     risks: list[Risk] = field(default_factory=list)
     overlays: list[tuple[str, str, str]] = field(default_factory=list)  # (tenant, cluster, added|removed|changed)
-    rendered: int = 0
+    compared: int = 0   # overlay renders compared, both sides (from the cache or built)
+    built: int = 0      # of which built by kustomize now
 
     @property
     def empty(self) -> bool:
@@ -149,6 +151,14 @@ def _normalised(doc: Mapping[str, Any], names: Mapping[str, str]) -> str:
     return text
 
 
+def _fingerprint(doc: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """Equal for two objects exactly when their normalised YAML is equal; json is written in C."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    for name, generic in names.items():
+        text = text.replace(name, generic)
+    return text
+
+
 def _sorted(node: Any) -> Any:
     if isinstance(node, dict):
         return {k: _sorted(node[k]) for k in sorted(node)}
@@ -189,6 +199,8 @@ def diff_objects(tenant: str, cluster: str, base: Docs, head: Docs) -> list[Obje
                     out.append(ObjectChange(tenant, cluster, kind, b["metadata"]["name"], "changed",
                                             renamed_from=renamed, secret_keys=keys))
                 continue
+            if not renamed and _fingerprint(a, old_names) == _fingerprint(b, new_names):
+                continue  # the common case, found without writing YAML
             before, after = _normalised(a, old_names), _normalised(b, new_names)
             if before != after or renamed:
                 out.append(ObjectChange(tenant, cluster, kind, b["metadata"]["name"], "changed",
@@ -256,8 +268,9 @@ def overlay_risks(tenant: str, cluster: str, base: Docs | None, head: Docs | Non
     if head is not None and estate_head is not None and tenant in estate_head.tenants \
             and cluster in estate_head.clusters:
         fired_now = _rule_ids(estate_head, tenant, cluster, head)
-        fired_before = _rule_ids(estate_base, tenant, cluster, base) if base is not None and estate_base is not None \
-            and tenant in estate_base.tenants and cluster in estate_base.clusters else set()
+        fired_before = _rule_ids(estate_base, tenant, cluster, base) if fired_now and base is not None \
+            and estate_base is not None and tenant in estate_base.tenants and cluster in estate_base.clusters \
+            else set()
         for rule_id, message in sorted(fired_now - fired_before):
             if rule_id == "WIN003":
                 risks.append(Risk("high", "windows-build-mismatch", tenant, cluster,
@@ -354,9 +367,10 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
         affected = {(t, c) for t, c in affected
                     if (not tenants or t in tenants) and (not clusters or c in clusters)}
         result = DiffResult(base_side.label, head_side.label)
-        base_docs = _render_side(base_side, base_root, sorted(affected & old_p), cache, progress)
-        head_docs = _render_side(head_side, head_root, sorted(affected & new_p), cache, progress)
-        result.rendered = len(base_docs) + len(head_docs)
+        base_docs, base_built = _render_side(base_side, base_root, sorted(affected & old_p), cache, progress)
+        head_docs, head_built = _render_side(head_side, head_root, sorted(affected & new_p), cache, progress)
+        result.compared = len(base_docs) + len(head_docs)
+        result.built = base_built + head_built
         for t, c in sorted(affected):
             path = layout.overlay_dir(t, c)
             before, after = base_docs.get(path), head_docs.get(path)
@@ -379,13 +393,15 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
 
 
 def _render_side(side: Side, side_root: Path, placements: Sequence[tuple[str, str]], cache: RenderCache,
-                 progress: Progress | None) -> dict[str, Docs]:
+                 progress: Progress | None) -> tuple[dict[str, Docs], int]:
+    """Rendered objects of these overlays on one side, and how many kustomize had to build."""
     if not placements:
-        return {}
+        return {}, 0
     present = [(t, c) for t, c in placements if side.read(f"{layout.overlay_dir(t, c)}/kustomization.yaml")]
     if not isinstance(side, WorkTreeSide):
         materialize(side, [f"{layout.BASE_DIR}/", *(f"{layout.overlay_dir(t, c)}/" for t, c in present)], side_root)
     shared = shared_input_hash(side_root)
     refs = [OverlayRef(layout.overlay_dir(t, c), t, c, t, overlay_input_hash(side_root, layout.overlay_dir(t, c),
                                                                               shared)) for t, c in present]
-    return render_overlays(side_root, refs, cache, progress=progress)
+    built = sum(1 for r in refs if not cache.has(r.key))
+    return render_overlays(side_root, refs, cache, progress=progress), built

@@ -26,6 +26,7 @@ def as_json(result: DiffResult) -> dict[str, object]:
         "base": result.base,
         "head": result.head,
         "summary": json_summary(result),
+        "rendering": {"compared": result.compared, "built": result.built},
         "risks": [r.as_json() for r in result.risks],
         "controllers": [{"kind": c.kind, "key": c.key, "change": c.change, "tenant": c.tenant, "cluster": c.cluster,
                          "fields": [{"field": f, "old": o, "new": n} for f, o, n in c.fields]}
@@ -49,8 +50,11 @@ def _sections(result: DiffResult) -> list[tuple[list[tuple[str, str]], str, str]
     (a change to base/ makes thousands of identical ones) share one section."""
     states = {(t, c): s for t, c, s in result.overlays}
     grouped: dict[str, tuple[list[tuple[str, str]], str]] = {}
+    by_overlay: dict[tuple[str, str], list[ObjectChange]] = {}
+    for o in result.objects:
+        by_overlay.setdefault((o.tenant, o.cluster), []).append(o)
     for (tenant, cluster), counts in result.touched().items():
-        objects = [o for o in result.objects if (o.tenant, o.cluster) == (tenant, cluster)]
+        objects = by_overlay.get((tenant, cluster), [])
         state = states.get((tenant, cluster), "changed")
         summary = (f"overlay {state}; {counts['added']} added, {counts['changed']} changed, "
                    f"{counts['removed']} removed")
