@@ -16,13 +16,23 @@ from typer.testing import CliRunner
 
 from gitops_gen import actions, layout
 from gitops_gen.cli import app
-from gitops_gen.diff import DiffResult, diff
+from gitops_gen import diff as diff_mod
+from gitops_gen.diff import DiffResult
 from gitops_gen.diffreport import as_markdown
 from gitops_gen.model import HostRoute, Tenant
 from tests.conftest import snapshot
 from tests.tools import render, require_kustomize
 
 GOLDEN = Path(__file__).parent / "testdata" / "golden"
+
+
+def diff(root: Path, base: str | None = None, head: str | None = None, **kw: Any) -> DiffResult:
+    """gitops-gen diff, checking in every scenario that the work tree, the index, HEAD and every ref
+    are byte for byte as before (the render cache in .git/gitops-gen aside)."""
+    before = snapshot(root)
+    result = diff_mod.diff(root, base, head, **kw)
+    assert snapshot(root) == before, "diff changed the work tree, the index or the repository"
+    return result
 
 
 def git(root: Path, *args: str) -> str:
@@ -66,9 +76,7 @@ def test_add_tenant(estate: Path) -> None:
     base = head(estate)
     actions.add_tenant(estate, Tenant("newco", ("eu-west-1", "us-east-1"),
                                       (HostRoute("newco.wfg.example.com", "eu-west-1"),)))
-    before = snapshot(estate)
     result = diff(estate, base, "HEAD")
-    assert snapshot(estate) == before, "the work tree and the index are untouched"
     assert controllers(result) == {("Application", "argocd/newco-eu-west-1", "added"),
                                    ("Kustomization", "flux-system/newco", "added")}
     assert result.overlays == [("newco", "eu-west-1", "added"), ("newco", "us-east-1", "added")]
@@ -245,6 +253,10 @@ def test_cli_outputs_and_exit_code(estate: Path) -> None:
     assert "### Risks" in small.stdout and "| newco | eu-west-1 | added |" in small.stdout
     bad = runner.invoke(app, ["diff", "no-such-ref", "--repo", str(estate)])
     assert bad.exit_code == 2 and "no-such-ref" in bad.output
+    nobody = runner.invoke(app, ["diff", base, "--repo", str(estate), "--tenant", "nobody"])
+    assert nobody.exit_code == 2 and "--tenant 'nobody'" in nobody.output
+    other = runner.invoke(app, ["diff", base, "--repo", str(estate), "--cluster", "us-east-1", "--exit-code"])
+    assert other.exit_code == 0 and "No change" in other.stdout  # newco is on eu-west-1 only
 
 
 def test_default_base_is_the_merge_base_with_main(estate: Path) -> None:
