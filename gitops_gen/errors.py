@@ -43,3 +43,16 @@ class ToolError(GitopsGenError):
     """An external tool (kustomize, kubectl) failed or is missing."""
 
     exit_code = 2
+
+
+class RemoteError(GitopsGenError):
+    """A push or a forge API call failed. The local branch and commit are kept; re-running finishes the job.
+
+    ``status`` is the HTTP status when the forge answered, None for a push or a connection failure.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status

@@ -26,7 +26,7 @@ def _git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
         monkeypatch.delenv(var, raising=False)
-    pygit2.settings.search_path[pygit2.GIT_CONFIG_LEVEL_GLOBAL] = str(home)
+    pygit2.settings.search_path[pygit2.enums.ConfigLevel.GLOBAL] = str(home)
 
 
 EU = Cluster(name="eu-west-1", region="eu-west", controller="argocd", windows_build="ltsc2022",
