@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from gitops_gen import yamlio
 from gitops_gen.errors import DeclarationError, UserError
+from gitops_gen.redact import redact
 
 API_VERSION = "gitops-gen.io/v1alpha1"
 
@@ -156,6 +157,19 @@ class TenantDefaults:
     database: str = "in-cluster"
 
 
+#: Forges ``gitops-gen pr`` opens pull requests on.
+FORGE_PROVIDERS: tuple[str, ...] = ("github", "gitlab", "gitea")
+
+
+@dataclass(frozen=True)
+class ForgeConfig:
+    """Where pull requests go: unset fields are found from the remote's URL."""
+
+    provider: str | None = None
+    api_url: str | None = None
+    remote: str | None = None
+
+
 @dataclass(frozen=True)
 class EstateConfig:
     repo_url: str
@@ -182,6 +196,7 @@ class EstateConfig:
     flux_git_secret: str | None = None
     defaults: TenantDefaults = field(default_factory=TenantDefaults)
     crd_dirs: tuple[str, ...] = ()
+    forge: ForgeConfig = field(default_factory=ForgeConfig)
 
     def image_tag(self, windows_build: str) -> str:
         """The WorkflowGen tag for a cluster's Windows build: never a tag without an OS suffix."""
@@ -385,7 +400,7 @@ def parse_config(path: str, text: str) -> EstateConfig:
     r = _Reader(path, text, "Estate")
     d = r.doc
     r.check_keys(d, {"apiVersion", "kind", "repo", "workflowgen", "ingress", "certManager", "secrets",
-                     "storage", "argocd", "flux", "defaults", "crds"})
+                     "storage", "argocd", "flux", "defaults", "crds", "forge"})
     repo = r.mapping(d, "repo", "repo")
     r.check_keys(repo, {"url", "revision"}, "repo.")
     url = r.get(repo, "url", str, "repo.url", hint="set repo.url to the clone URL Argo CD and Flux read")
@@ -449,6 +464,7 @@ def parse_config(path: str, text: str) -> EstateConfig:
         database=r.choice(dfl, "database", DATABASE_MODES, "defaults.database", "in-cluster"),
     )
     crds = r.get(d, "crds", list, "crds", [])
+    forge = _forge(r, r.mapping(d, "forge", "forge"))
     return EstateConfig(
         repo_url=url, revision=revision, workflowgen_version=version, database_image=db_image,
         database_tag=db_tag, ingress_class=ingress_class, ingress_namespace=ingress_ns,
@@ -458,8 +474,32 @@ def parse_config(path: str, text: str) -> EstateConfig:
         argocd_namespace=r.get(argo, "namespace", str, "argocd.namespace", "argocd"),
         flux_namespace=r.get(flux, "namespace", str, "flux.namespace", "flux-system"),
         flux_git_secret=r.get(flux, "gitSecretRef", str, "flux.gitSecretRef", None) or None,
-        defaults=defaults, crd_dirs=tuple(str(c) for c in crds),
+        defaults=defaults, crd_dirs=tuple(str(c) for c in crds), forge=forge,
     )
+
+
+def _forge(r: _Reader, node: Mapping[str, Any]) -> ForgeConfig:
+    # apiUrl like every other key of the file; api_url as the issue spelled it is read too.
+    for key in node:
+        if "token" in str(key).lower():
+            r.fail(f"forge.{key}", "holds a token, and gitops-gen never reads tokens from a file",
+                   "delete it (and revoke that token if it was ever committed); export GITHUB_TOKEN, GITLAB_TOKEN "
+                   "or GITEA_TOKEN instead", node, key)
+    r.check_keys(node, {"provider", "apiUrl", "api_url", "remote"}, "forge.")
+    if "apiUrl" in node and "api_url" in node:
+        r.fail("forge.api_url", "repeats forge.apiUrl", "keep only apiUrl", node, "api_url")
+    provider = r.choice(node, "provider", FORGE_PROVIDERS, "forge.provider", None) if node.get("provider") else None
+    url_key = "api_url" if "api_url" in node else "apiUrl"
+    api_url = r.get(node, url_key, str, f"forge.{url_key}", None) or None
+    if api_url is not None and not re.match(r"^https?://[^\s/@?#]+(/[^\s?#]*)?$", api_url):
+        r.fail(f"forge.{url_key}", f"is {redact(api_url)!r}, not an http(s) URL without credentials or query",
+               "give the API's base URL, e.g. https://api.github.com, https://gitlab.example.com/api/v4 or "
+               "https://gitea.example.com/api/v1; tokens come from the environment only", node, url_key)
+    remote = r.get(node, "remote", str, "forge.remote", None) or None
+    if remote is not None and not re.match(r"^[A-Za-z0-9][-A-Za-z0-9._/]*$", remote):
+        r.fail("forge.remote", f"is {remote!r}, not a git remote name", "name a remote of the repository, "
+               "e.g. origin ('git remote -v' lists them)", node, "remote")
+    return ForgeConfig(provider, api_url.rstrip("/") if api_url else None, remote)
 
 
 def _replicas(r: _Reader, node: Mapping[str, Any], dotted: str, default: int) -> int:

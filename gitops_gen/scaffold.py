@@ -57,6 +57,13 @@ defaults:
   size: {d.size}
   auth: {d.auth}
   database: {d.database}
+# Pull requests ('gitops-gen add-tenant ... --pr', 'gitops-gen pr'): the forge is recognised from the
+# remote's URL (github.com, gitlab.*, gitea.*); name it here for other hosts. Tokens are read from the
+# environment only (GITHUB_TOKEN, GITLAB_TOKEN, GITEA_TOKEN), never from this file.
+# forge:
+#   provider: github                  # github, gitlab or gitea
+#   apiUrl: https://api.github.com    # self-hosted: https://HOST/api/v3, /api/v4 (GitLab), /api/v1 (Gitea)
+#   remote: origin
 """
 
 

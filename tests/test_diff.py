@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gitops_gen import actions, layout
-from gitops_gen.cli import app
 from gitops_gen import diff as diff_mod
+from gitops_gen.cli import app
 from gitops_gen.diff import DiffResult
 from gitops_gen.diffreport import as_markdown
 from gitops_gen.model import HostRoute, Tenant

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gitops_gen import __version__, actions, diffreport, gitrepo
+from gitops_gen import __version__, actions, diffreport, gitrepo, pullrequest
 from gitops_gen import diff as diff_mod
 from gitops_gen import validate as validate_mod
 from gitops_gen.checks import Finding
@@ -31,6 +31,7 @@ from gitops_gen.model import (
     HostRoute,
     Tenant,
 )
+from gitops_gen.redact import redact
 from gitops_gen.sarif import to_sarif
 
 app = typer.Typer(
@@ -78,6 +79,25 @@ OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="Output format
 DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="Print the plan (files to create or change); write nothing.")]
 NoCommitOpt = Annotated[bool, typer.Option("--no-commit", help="Write the files but leave them uncommitted.")]
+PushOpt = Annotated[bool, typer.Option("--push", help="Push the branch to the remote after the commit.")]
+PrOpt = Annotated[bool, typer.Option(
+    "--pr", help="Push the branch and open a pull request (or update the branch's open one) whose description "
+    "is the diff against the base; the token comes from GITHUB_TOKEN, GITLAB_TOKEN or GITEA_TOKEN.")]
+BaseOpt = Annotated[str | None, typer.Option(
+    "--base", help="Branch the pull request merges into (default: repo.revision in gitops-gen.yaml).",
+    show_default=False)]
+RemoteOpt = Annotated[str | None, typer.Option(
+    "--remote", help="Remote to push to (default: forge.remote in gitops-gen.yaml, else origin).", show_default=False)]
+ApiUrlOpt = Annotated[str | None, typer.Option(
+    "--api-url", help="The forge's API base URL (default: forge.apiUrl in gitops-gen.yaml, else the forge's usual "
+    "API on the remote's host).", show_default=False)]
+
+
+def _print_error(exc: GitopsGenError) -> None:
+    # Masked again here: no message may carry a token from the environment or a URL's credentials.
+    err.print(f"[bold red]error:[/] {escape(redact(exc.message))}", markup=True, highlight=False)
+    if exc.hint:
+        err.print(f"[yellow]hint:[/] {escape(redact(exc.hint))}", markup=True, highlight=False)
 
 
 @contextmanager
@@ -87,9 +107,7 @@ def _errors(debug: bool = False) -> Iterator[None]:
     except GitopsGenError as exc:
         if os.environ.get("GITOPS_GEN_DEBUG"):
             raise
-        err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
-        if exc.hint:
-            err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, highlight=False)
+        _print_error(exc)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -179,11 +197,19 @@ def add_cluster(
     repo: RepoOpt = None,
     dry_run: DryRunOpt = False,
     no_commit: NoCommitOpt = False,
+    push: PushOpt = False,
+    pr: PrOpt = False,
+    base: BaseOpt = None,
+    remote: RemoteOpt = None,
+    api_url: ApiUrlOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Declare a cluster and write the objects its controller reconciles."""
+    publish = _publish_request(push, pr, base, remote, api_url, dry_run, no_commit)
+
     def run() -> actions.ChangeResult:
         root = actions.resolve_root(repo)
+        _check_target(root, publish)
         cluster = Cluster(name=name, region=region, controller=controller.value,
                           windows_build=windows_build.value, domain=domain.lower(), argocd_server=server,
                           argocd_name=argocd_name, labels=_labels(label or []))
@@ -195,7 +221,7 @@ def add_cluster(
                             "give the destination as Argo CD knows it, e.g. --server https://10.0.0.1:6443")
         return actions.add_cluster(root, cluster, dry_run=dry_run, commit=not no_commit, branch=branch)
 
-    _print_change(_run(run), output, f"Cluster {name} added")
+    _change_then_publish(run, repo, publish, output, f"Cluster {name} added")
 
 
 def _host_routes(hosts: list[str], clusters: list[str]) -> tuple[HostRoute, ...]:
@@ -230,11 +256,19 @@ def add_tenant(
     repo: RepoOpt = None,
     dry_run: DryRunOpt = False,
     no_commit: NoCommitOpt = False,
+    push: PushOpt = False,
+    pr: PrOpt = False,
+    base: BaseOpt = None,
+    remote: RemoteOpt = None,
+    api_url: ApiUrlOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Add a tenant: its declaration, overlays and controller objects, committed on a new branch."""
+    publish = _publish_request(push, pr, base, remote, api_url, dry_run, no_commit)
+
     def run() -> actions.ChangeResult:
         root = actions.resolve_root(repo)
+        _check_target(root, publish)
         defaults = actions.config_of(root).defaults
         db_mode = database.value if database else defaults.database
         if database_cidr and db_mode != "external":
@@ -248,7 +282,115 @@ def add_tenant(
         )
         return actions.add_tenant(root, tenant, dry_run=dry_run, commit=not no_commit, branch=branch)
 
-    _print_change(_run(run), output, f"Tenant {name} added")
+    _change_then_publish(run, repo, publish, output, f"Tenant {name} added")
+
+
+# --------------------------------------------------------------------------- push and pull requests
+
+def _publish_request(push: bool, pr: bool, base: str | None, remote: str | None, api_url: str | None,
+                     dry_run: bool, no_commit: bool) -> pullrequest.PublishRequest | None:
+    """--push / --pr of a committing command; bad combinations fail before anything is written."""
+    def check() -> pullrequest.PublishRequest | None:
+        flag = "--pr" if pr else "--push"
+        if (pr or push) and (dry_run or no_commit):
+            raise UserError(f"{flag} pushes the commit, and {'--dry-run' if dry_run else '--no-commit'} makes none",
+                            f"drop one of them; '{'--dry-run' if dry_run else '--no-commit'}' then "
+                            "'gitops-gen pr --dry-run' shows what a pull request would say")
+        if not (pr or push):
+            for name, value in (("--base", base), ("--remote", remote), ("--api-url", api_url)):
+                if value is not None:
+                    raise UserError(f"{name} is for pushing and pull requests", "add --pr (or --push), or drop it")
+            return None
+        if api_url is not None and not pr:
+            raise UserError("--api-url is for pull requests", "use --pr instead of --push, or drop --api-url")
+        return pullrequest.PublishRequest(pull_request=pr, base=base, remote=remote, api_url=api_url)
+
+    return _run(check)
+
+
+def _check_target(root: Path, publish: pullrequest.PublishRequest | None) -> None:
+    if publish is not None:
+        pullrequest.resolve_target(root, publish)
+
+
+def _change_then_publish(run: Callable[[], actions.ChangeResult], repo: Path | None,
+                         publish: pullrequest.PublishRequest | None, output: Output, done: str) -> None:
+    """The command's change, then (once committed) the push and pull request. A failure of the second
+    step keeps the commit: its report is printed, then the error, and the exit code is the error's."""
+    result = _run(run)
+    if publish is None or result.commit is None:
+        _print_change(result, output, done)
+        return
+    request = pullrequest.PublishRequest(publish.pull_request, publish.base, publish.remote, publish.api_url,
+                                         branch=result.branch)
+    try:
+        published = pullrequest.publish(actions.resolve_root(repo), request)
+    except GitopsGenError as exc:
+        if os.environ.get("GITOPS_GEN_DEBUG"):
+            raise
+        result.extra["publish"] = {"error": redact(exc.message)}
+        _print_change(result, output, done)
+        _print_error(exc)
+        raise typer.Exit(exc.exit_code) from None
+    result.extra["publish"] = published.as_json()
+    _print_change(result, output, done)
+    if output is Output.table:
+        _print_published(published)
+
+
+def _print_published(result: pullrequest.PublishResult) -> None:
+    t = result.target
+    kind = result.kind
+    forge_name = {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea"}.get(t.provider or "", "the forge")
+    if result.action.startswith("would"):
+        out.print(f"Would push {result.branch} ({result.commit[:12]}) to {t.remote} ({t.remote_url}).", highlight=False)
+        if result.action == "would-open":
+            token = f"${t.token_env} is set" if t.token is not None else f"${t.token_env} is NOT set"
+            out.print(f"Would open a {kind} into {t.base} on {forge_name} ({t.api_url}, {t.project}), or update the "
+                      f"branch's open one; {token}.", highlight=False)
+    else:
+        out.print(f"Pushed {result.branch} ({result.commit[:12]}) to {t.remote} ({t.remote_url}).", highlight=False)
+        if result.action in ("created", "updated"):
+            verb = "Opened" if result.action == "created" else "Updated"
+            out.print(f"{verb} {kind} #{result.number} into {t.base} on {forge_name}: {result.url}", highlight=False)
+    if result.title is not None:
+        out.print(f"  title        {result.title}", highlight=False)
+        out.print(f"  labels       {', '.join(result.labels) or '-'}", highlight=False)
+        out.print(f"  description  {len((result.body or '').encode()):,} bytes: gitops-gen diff against {t.base} "
+                  "and a review checklist", highlight=False)
+    for note in result.notes:
+        err.print(f"[yellow]warning:[/] {escape(note)}", markup=True, highlight=False)
+
+
+@app.command("pr")
+def pr_(
+    base: BaseOpt = None,
+    branch: Annotated[str | None, typer.Option(help="Branch to push (default: the current branch).",
+                                               show_default=False)] = None,
+    remote: RemoteOpt = None,
+    api_url: ApiUrlOpt = None,
+    max_bytes: Annotated[int, typer.Option(help="Cut the diff in the description to this size.")] =
+        pullrequest.DEFAULT_MAX_BYTES,
+    repo: RepoOpt = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the title, labels and description; push nothing, call no API.")] = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Push the current branch and open its pull request, or update the open one (GitHub, GitLab, Gitea).
+
+    The description is 'gitops-gen diff --output markdown' against the base plus a review checklist. Safe to
+    re-run: after a failure it finishes the job; on a branch with an open pull request it updates it.
+    """
+    request = pullrequest.PublishRequest(pull_request=True, base=base, remote=remote, api_url=api_url,
+                                         branch=branch, dry_run=dry_run, max_bytes=max_bytes)
+    result = _run(lambda: pullrequest.publish(actions.resolve_root(repo), request))
+    if output is Output.json:
+        _print_json(result.as_json())
+    else:
+        _print_published(result)
+        if dry_run and result.body is not None:
+            out.print()
+            out.print(escape(result.body), highlight=False)
 
 
 @app.command()

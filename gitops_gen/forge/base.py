@@ -1,0 +1,70 @@
+"""What every forge offers gitops-gen: find the open pull request of a branch, create one, update one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from gitops_gen.errors import RemoteError, UserError
+
+
+@dataclass(frozen=True)
+class PullRequestSpec:
+    title: str
+    body: str
+    head: str                    # the branch with the change
+    base: str                    # the branch it merges into
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int                  # GitHub's and Gitea's number, GitLab's iid
+    url: str                     # the page reviewers open
+
+
+class Provider(Protocol):
+    name: str                    # github | gitlab | gitea
+    title: str                   # GitHub | GitLab | Gitea
+    body_limit: int              # longest description the forge takes, in characters
+    kind: str                    # "pull request" or "merge request"
+
+    def find_open(self, head: str) -> PullRequest | None:
+        """The open pull request whose head is ``head`` in this repository, if any."""
+        ...
+
+    def create(self, spec: PullRequestSpec) -> PullRequest: ...
+
+    def update(self, pr: PullRequest, spec: PullRequestSpec) -> PullRequest:
+        """Set title, description and base; add the labels (labels people added stay)."""
+        ...
+
+    def already_exists(self, error: RemoteError) -> bool:
+        """Whether ``create`` failed because an open pull request for the head exists already."""
+        ...
+
+
+def owner_and_name(project: str, forge: str) -> tuple[str, str]:
+    parts = project.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise UserError(f"{project!r} is not an OWNER/REPOSITORY path, which {forge} repositories have",
+                        "check the remote's URL (git remote -v), or set forge.provider in gitops-gen.yaml "
+                        "if the repository is on another forge")
+    return parts[0], parts[1]
+
+
+def open_or_update(provider: Provider, spec: PullRequestSpec) -> tuple[PullRequest, str]:
+    """Update the branch's open pull request, or create one: ('created' | 'updated'). A create that
+    races with another one (the forge answers 'already exists') updates the one that won."""
+    existing = provider.find_open(spec.head)
+    if existing is not None:
+        return provider.update(existing, spec), "updated"
+    try:
+        return provider.create(spec), "created"
+    except RemoteError as exc:
+        if not provider.already_exists(exc):
+            raise
+        existing = provider.find_open(spec.head)
+        if existing is None:
+            raise
+        return provider.update(existing, spec), "updated"
