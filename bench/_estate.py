@@ -223,6 +223,21 @@ def kustomize_floor(per_overlay: Sequence[Sequence[dict[str, Any]]], sizes: Sequ
     return Floor(best, objects[best], by_size[best], by_size)
 
 
+def one_per_tenant(docs_by_overlay: dict[str, list[dict[str, Any]]], n: int) -> list[list[dict[str, Any]]]:
+    """The objects of up to ``n`` overlays of distinct tenants (overlays/<tenant>/<cluster>): one flat
+    build cannot hold two placements of a tenant, whose objects share namespace and names."""
+    seen: set[str] = set()
+    out = []
+    for overlay, docs in docs_by_overlay.items():
+        tenant = overlay.split("/")[1]
+        if tenant not in seen:
+            seen.add(tenant)
+            out.append(docs)
+        if len(out) == n:
+            break
+    return out
+
+
 def floor_text(floor: Floor, baseline_per_overlay_s: float, cpus: int, what: str) -> str:
     sizes = ", ".join(f"{n}: {cpu * 1e3:.1f}" for n, cpu in floor.by_size.items())
     return (f"kustomize's floor, same run: builds of already-rendered objects (flat file, no transformer) cost "

@@ -55,6 +55,7 @@ from _estate import (
     init,
     kustomize_floor,
     log,
+    one_per_tenant,
     table,
 )
 from validate import (
@@ -256,7 +257,7 @@ def measure(root: Path, tenants: int, sample: int) -> Measured:
     log("baseline ...")
     bl = baseline(root, base, head, overlays, sample)
     problems = check_against_baseline(result, bl, overlays)
-    floor = kustomize_floor(list(bl.head.values())[:FLOOR_OVERLAYS])
+    floor = kustomize_floor(one_per_tenant(bl.head, FLOOR_OVERLAYS))
     return Measured(build, one_cli, one, base_cold, base_cached, bl, floor, problems)
 
 
