@@ -26,7 +26,16 @@ from gitops_gen.checks import rules as overlay_rules
 from gitops_gen.controllers import ControllerChange, diff_controllers
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import Estate, load_estate
-from gitops_gen.render import OverlayRef, Progress, RenderCache, overlay_input_hash, render_overlays, shared_input_hash
+from gitops_gen.render import (
+    OverlayRef,
+    Progress,
+    RenderCache,
+    overlay_input_hash,
+    overlay_input_hash_of,
+    render_overlays,
+    shared_input_hash,
+    shared_input_hash_of,
+)
 from gitops_gen.sides import CommitSide, Side, WorkTreeSide, materialize
 from gitops_gen.validate import overlays_affected
 
@@ -145,7 +154,7 @@ def _generated_names(docs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def _normalised(doc: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    text = yamlio.dump(_sorted(doc))
+    text = yamlio.dump_fast(_sorted(doc))
     for name, generic in names.items():
         text = text.replace(name, generic)
     return text
@@ -394,14 +403,32 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
 
 def _render_side(side: Side, side_root: Path, placements: Sequence[tuple[str, str]], cache: RenderCache,
                  progress: Progress | None) -> tuple[dict[str, Docs], int]:
-    """Rendered objects of these overlays on one side, and how many kustomize had to build."""
+    """Rendered objects of these overlays on one side, and how many kustomize had to build.
+
+    A commit's overlays are keyed from its git objects; only those not in the render cache are written
+    out (with the base) for kustomize to build."""
     if not placements:
         return {}, 0
     present = [(t, c) for t, c in placements if side.read(f"{layout.overlay_dir(t, c)}/kustomization.yaml")]
-    if not isinstance(side, WorkTreeSide):
-        materialize(side, [f"{layout.BASE_DIR}/", *(f"{layout.overlay_dir(t, c)}/" for t, c in present)], side_root)
-    shared = shared_input_hash(side_root)
-    refs = [OverlayRef(layout.overlay_dir(t, c), t, c, t, overlay_input_hash(side_root, layout.overlay_dir(t, c),
-                                                                              shared)) for t, c in present]
-    built = sum(1 for r in refs if not cache.has(r.key))
-    return render_overlays(side_root, refs, cache, progress=progress), built
+    if isinstance(side, WorkTreeSide):
+        shared = shared_input_hash(side_root)
+        refs = [OverlayRef(layout.overlay_dir(t, c), t, c, t,
+                           overlay_input_hash(side_root, layout.overlay_dir(t, c), shared)) for t, c in present]
+    else:
+        files = side.files()
+        shared = shared_input_hash_of(files, side.read)
+        refs = [OverlayRef(layout.overlay_dir(t, c), t, c, t,
+                           overlay_input_hash_of(files, side.read, layout.overlay_dir(t, c), shared))
+                for t, c in present]
+    docs: dict[str, Docs] = {}
+    missing: list[OverlayRef] = []
+    for r in refs:
+        hit = cache.get(r.key)
+        if hit is None:
+            missing.append(r)
+        else:
+            docs[r.path] = hit
+    if missing and not isinstance(side, WorkTreeSide):
+        materialize(side, [f"{layout.BASE_DIR}/", *(f"{r.path}/" for r in missing)], side_root)
+    docs.update(render_overlays(side_root, missing, cache, progress=progress))
+    return docs, len(missing)

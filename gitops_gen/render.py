@@ -11,6 +11,7 @@ overlay gives, and a failing overlay is named.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import hashlib
@@ -18,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,49 @@ def _hash_tree(root: Path, rel: str, h: Any) -> None:
             h.update(os.path.relpath(p, root).encode() + b"\0")
             with open(p, "rb") as fh:
                 h.update(fh.read() + b"\0")
+
+
+def walk_order(files: Sequence[str], directory: str) -> list[str]:
+    """The paths among ``files`` (sorted) below ``directory`` in the order ``_hash_tree`` reads them from disk
+    (``os.walk`` with sorted names): a directory's files, then each subdirectory's, in name order."""
+    prefix = directory.strip("/") + "/"
+
+    def order(items: list[str]) -> list[str]:
+        out = sorted(p for p in items if "/" not in p)
+        subdirs: dict[str, list[str]] = {}
+        for p in items:
+            if "/" in p:
+                head, rest = p.split("/", 1)
+                subdirs.setdefault(head, []).append(rest)
+        for d in sorted(subdirs):
+            out += [f"{d}/{p}" for p in order(subdirs[d])]
+        return out
+
+    start = bisect.bisect_left(files, prefix)
+    end = bisect.bisect_left(files, prefix[:-1] + chr(ord("/") + 1), start)
+    return [prefix + p for p in order([f[len(prefix):] for f in files[start:end]])]
+
+
+def shared_input_hash_of(files: Sequence[str], read: Callable[[str], bytes | None]) -> str:
+    """``shared_input_hash`` of a tree known by its file list and a reader (a commit read from git
+    objects): the same key for the same content, so renders cached from a work tree serve it."""
+    h = hashlib.sha256(kustomize_version().encode())
+    _hash_files(h, walk_order(files, layout.BASE_DIR), read)
+    return h.hexdigest()
+
+
+def overlay_input_hash_of(files: Sequence[str], read: Callable[[str], bytes | None], overlay: str,
+                          shared: str) -> str:
+    h = hashlib.sha256(shared.encode())
+    _hash_files(h, walk_order(files, overlay), read)
+    return h.hexdigest()
+
+
+def _hash_files(h: Any, paths: Iterable[str], read: Callable[[str], bytes | None]) -> None:
+    for p in paths:
+        data = read(p)
+        if data is not None:
+            h.update(p.encode() + b"\0" + data + b"\0")
 
 
 def shared_input_hash(root: Path) -> str:

@@ -44,6 +44,81 @@ def dump(doc: Any, header: str = "") -> str:
     return dump_docs([doc], header)
 
 
+class _NotPlain(Exception):
+    """A value ``dump_fast`` leaves to PyYAML (a multi-line or very long scalar, a long or non-string key)."""
+
+
+_SCALARS: dict[tuple[type, Any], str] = {}
+
+
+def _scalar(value: Any) -> str:
+    """PyYAML's own rendering of one scalar, memoised: strings repeat across thousands of objects."""
+    key = (type(value), value)
+    text = _SCALARS.get(key)
+    if text is None:
+        text = yaml.dump(value, Dumper=_PlainDumper, width=4096, allow_unicode=True)
+        text = text[:-5] if text.endswith("\n...\n") else text.rstrip("\n")
+        if "\n" in text:
+            raise _NotPlain
+        if len(_SCALARS) > 200_000:
+            _SCALARS.clear()
+        _SCALARS[key] = text
+    return text
+
+
+def _key(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 120:
+        raise _NotPlain  # PyYAML writes such keys in the '? key' form
+    return _scalar(value)
+
+
+def _block(node: Any, pad: str, first: str, out: list[str]) -> None:
+    """``node`` (a non-empty dict or list) at indentation ``pad``; its first line starts with ``first``
+    (the parent sequence's '- ') instead of ``pad``."""
+    lead = first
+    if isinstance(node, dict):
+        for k, v in node.items():
+            head = f"{lead}{_key(k)}:"
+            lead = pad
+            if isinstance(v, dict) and v:
+                out.append(head + "\n")
+                _block(v, pad + "  ", pad + "  ", out)
+            elif isinstance(v, list) and v:
+                out.append(head + "\n")
+                _block(v, pad, pad, out)  # PyYAML indents no sequence under a mapping key
+            else:
+                out.append(f"{head} {_value(v)}\n")
+        return
+    for item in node:
+        if isinstance(item, (dict, list)) and item:
+            _block(item, pad + "  ", lead + "- ", out)
+        else:
+            out.append(f"{lead}- {_value(item)}\n")
+        lead = pad
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{}"
+    if isinstance(v, list):
+        return "[]"
+    return _scalar(v)
+
+
+def dump_fast(doc: Any) -> str:
+    """The text ``dump`` writes for JSON-like data (dicts, lists, scalars), several times faster: the
+    structure is written here and each scalar is rendered by PyYAML once. Whatever it does not handle
+    (a multi-line or very long scalar, an unusual key) goes to ``dump`` whole."""
+    if isinstance(doc, (dict, list)) and doc:
+        out: list[str] = []
+        try:
+            _block(doc, "", "", out)
+            return "".join(out)
+        except _NotPlain:
+            pass
+    return dump(doc)
+
+
 def load(text: str | bytes) -> Any:
     return yaml.load(text, Loader=_Loader)
 

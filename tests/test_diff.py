@@ -267,3 +267,26 @@ def test_default_base_is_the_merge_base_with_main(estate: Path) -> None:
     result = diff(estate)
     assert result.base == f"merge base with main ({main_tip[:7]})"
     assert ("newco", "eu-west-1", "added") in result.overlays
+
+
+def test_a_commit_is_keyed_like_its_work_tree(estate: Path) -> None:
+    """Render keys computed from git objects equal those computed from the same files on disk, so a
+    side validate (or an earlier diff) rendered is not rendered again."""
+    from gitops_gen.render import overlay_input_hash, overlay_input_hash_of, shared_input_hash, shared_input_hash_of
+    from gitops_gen.sides import CommitSide
+
+    (estate / "base" / "components" / "extra").mkdir()
+    (estate / "base" / "components" / "extra" / "a.yaml").write_text("a: 1\n")
+    (estate / "base" / "zz.yaml").write_text("z: 1\n")  # a file after a subdirectory's name
+    commit_all(estate, "nested files in base/")
+    side = CommitSide(pygit2.Repository(str(estate)), "HEAD")
+    files = side.files()
+    shared = shared_input_hash_of(files, side.read)
+    assert shared == shared_input_hash(estate)
+    for overlay in ("overlays/acme/eu-west-1", "overlays/globex/us-east-1"):
+        assert overlay_input_hash_of(files, side.read, overlay, shared) == overlay_input_hash(estate, overlay, shared)
+    # Rendered once from the work tree, a diff of the commit against itself and a change builds nothing more.
+    first = diff(estate, "HEAD~1")
+    assert first.built > 0
+    again = diff(estate, "HEAD~1", "HEAD")
+    assert again.built == 0 and again.compared == first.compared
