@@ -760,6 +760,47 @@ def expand_applicationsets(side: Side, repo_url: str | None = None) -> ArgoExpan
     return ArgoExpansion(dict(sorted(apps.items())), tuple(unexpanded))
 
 
+_GLOB_CHARS = re.compile(r"[*?\[{]")
+
+
+def _reads_within(generator: Mapping[str, Any], roots: tuple[str, ...]) -> bool:
+    """Whether a generator reads nothing but files below ``roots`` (a list reads none)."""
+    kinds = [k for k in generator if k in _GENERATOR_KINDS]
+    if len(kinds) != 1:
+        return False
+    kind, spec = kinds[0], _m(generator[kinds[0]])
+    if kind == "list":
+        return True
+    if kind in ("matrix", "merge"):
+        return all(isinstance(g, Mapping) and _reads_within(g, roots) for g in _l(spec.get("generators")))
+    if kind != "git" or spec.get("directories"):
+        return False
+    for f in _l(spec.get("files")):
+        path = str(_m(f).get("path") or "").removeprefix("./")
+        fixed = _GLOB_CHARS.split(path, 1)[0]
+        if "{{" in path or not any(fixed.startswith(root + "/") for root in roots):
+            return False
+    return True
+
+
+def inputs_confined(side: Side) -> bool:
+    """Whether the side's controller objects are a function of its files under clusters/ and argocd/ and
+    of gitops-gen.yaml alone: true when every ApplicationSet's generators read files only there (as
+    those gitops-gen writes do). Then a change touching none of those leaves every Application and Flux
+    Kustomization as it was."""
+    roots = (layout.CLUSTERS_DIR, layout.ARGOCD_DIR)
+    for rel in _yaml_files(side.files(), *roots):
+        data = side.read(rel)
+        if data is None or not _APPSET.search(data):
+            continue
+        for doc in _docs(data):
+            if doc.get("kind") == "ApplicationSet" and not all(
+                    isinstance(g, Mapping) and _reads_within(g, roots)
+                    for g in _l(_m(doc.get("spec")).get("generators"))):
+                return False
+    return True
+
+
 def generated_applications(side: Side, repo_url: str | None = None) -> dict[str, Application]:
     """The Applications the side's ApplicationSets generate, keyed '<namespace>/<name>' (see module doc)."""
     return expand_applicationsets(side, repo_url).applications

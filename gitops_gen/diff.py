@@ -23,7 +23,7 @@ import pygit2
 
 from gitops_gen import gitrepo, layout, yamlio
 from gitops_gen.checks import rules as overlay_rules
-from gitops_gen.controllers import ControllerChange, diff_controllers
+from gitops_gen.controllers import ControllerChange, diff_controllers, inputs_confined
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import Estate, load_estate
 from gitops_gen.render import (
@@ -391,7 +391,12 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
                 result.overlays.append((t, c, state))
             result.objects += objects
             result.risks += overlay_risks(t, c, before, after, head_estate, base_estate)
-        controllers = diff_controllers(base_side, head_side)
+        controller_paths = [p for p in changed if p == layout.CONFIG_FILE
+                            or p.startswith((f"{layout.CLUSTERS_DIR}/", f"{layout.ARGOCD_DIR}/"))]
+        # Nothing the controllers read changed (the usual edit of a tenant): no expansion of every
+        # placement file on both sides.
+        same = not controller_paths and inputs_confined(head_side)
+        controllers = [] if same else diff_controllers(base_side, head_side)
         result.controllers = [x for x in controllers if (not tenants or x.tenant in tenants)
                               and (not clusters or x.cluster in clusters)]
         result.risks += controller_risks(result.controllers)

@@ -290,3 +290,51 @@ def test_a_commit_is_keyed_like_its_work_tree(estate: Path) -> None:
     assert first.built > 0
     again = diff(estate, "HEAD~1", "HEAD")
     assert again.built == 0 and again.compared == first.compared
+
+
+EXTRA_APPSET = """\
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: every-overlay-folder
+  namespace: argocd
+spec:
+  goTemplate: true
+  goTemplateOptions: ["missingkey=error"]
+  generators:
+  - git:
+      repoURL: https://git.example.com/platform/estate.git
+      revision: main
+      directories:
+      - path: overlays/*
+  syncPolicy:
+    preserveResourcesOnDeletion: true
+  template:
+    metadata:
+      name: 'folder-{{ .path.basename }}'
+    spec:
+      project: default
+      source:
+        repoURL: https://git.example.com/platform/estate.git
+        targetRevision: main
+        path: '{{ .path.path }}'
+      destination:
+        server: https://kubernetes.default.svc
+        namespace: '{{ .path.basename }}'
+"""
+
+
+def test_controllers_are_expanded_whenever_a_generator_reads_the_changed_files(estate: Path) -> None:
+    """A tenant edit touches nothing the estate's own ApplicationSets read, so their expansion is
+    skipped; a hand-written ApplicationSet reading folders under overlays/ makes it needed again."""
+    from gitops_gen.controllers import inputs_confined
+    from gitops_gen.sides import WorkTreeSide
+
+    assert inputs_confined(WorkTreeSide(estate))
+    (estate / "clusters" / "eu-west-1" / "argocd" / "every-overlay-folder.yaml").write_text(EXTRA_APPSET)
+    base = commit_all(estate, "An ApplicationSet per overlay folder")
+    assert not inputs_confined(WorkTreeSide(estate))
+    (estate / "overlays" / "zeta").mkdir()
+    (estate / "overlays" / "zeta" / "notes.md").write_text("reserved for a customer\n")
+    result = diff(estate, base)
+    assert controllers(result) == {("Application", "argocd/folder-zeta", "added")}
