@@ -53,6 +53,7 @@ import bisect
 import copy
 import dataclasses
 import datetime
+import functools
 import json
 import posixpath
 import re
@@ -295,11 +296,28 @@ def _yaml_files(files: list[str], *roots: str) -> Iterator[str]:
             i += 1
 
 
-def _docs(data: bytes) -> list[Mapping[str, Any]]:
+@functools.lru_cache(maxsize=65_536)
+def _parsed(data: bytes) -> tuple[Any, ...] | None:
+    """The documents of a file, parsed once per content: both sides of a diff share most files. None when
+    it is not YAML. Callers get deep copies (``_docs``, ``_first_doc``), never these objects."""
     try:
-        return [d for d in yamlio.load_all(data) if isinstance(d, Mapping)]
+        return tuple(yamlio.load_all(data))
     except yaml.YAMLError:
-        return []  # not YAML: validate reports it; neither controller applies anything from it
+        return None
+
+
+def _docs(data: bytes) -> list[Mapping[str, Any]]:
+    docs = _parsed(data)
+    # not YAML: validate reports it; neither controller applies anything from it
+    return [copy.deepcopy(d) for d in docs or () if isinstance(d, Mapping)]
+
+
+def _first_doc(data: bytes) -> Any:
+    """The first document of a file (None for an empty one); yaml.YAMLError when it is not YAML."""
+    docs = _parsed(data)
+    if docs is None:
+        return next(yamlio.load_all(data), None)  # raises the parser's own error
+    return copy.deepcopy(docs[0]) if docs else None
 
 
 # --------------------------------------------------------------------------- one side
@@ -536,7 +554,7 @@ class _Expander:
     def file_params(self, rel: str, prefix: str, where: str) -> list[dict[str, Any]]:
         raw = self.ctx.read(rel)
         try:
-            doc = next(yamlio.load_all(raw if raw is not None else b""), None)
+            doc = _first_doc(raw if raw is not None else b"")
         except yaml.YAMLError as exc:
             raise self.fail(f"{where}: unable to process file '{rel}': not YAML or JSON ({exc})".replace("\n", " ")) \
                 from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,7 +68,14 @@ def tenant_names(root: Path) -> list[str]:
 
 def load_tenant(root: Path, name: str) -> Tenant:
     rel = layout.tenant_file(name)
-    return parse_tenant(rel, _read(root, rel), expected_name=name)
+    return _parse_tenant(rel, _read(root, rel), name)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_tenant(rel: str, text: str, name: str) -> Tenant:
+    """Parsed once per content (a Tenant is immutable): a diff loads both sides' declarations, which
+    are the same but for the change."""
+    return parse_tenant(rel, text, expected_name=name)
 
 
 def load_estate(root: Path) -> Estate:
