@@ -131,6 +131,8 @@ def test_place_tenant_on_a_second_cluster(estate: Path) -> None:
     result = diff(estate, base)  # HEAD defaults to the work tree
     assert controllers(result) == {("Kustomization", "flux-system/acme", "added")}
     assert result.overlays == [("acme", "us-east-1", "added")]
+    assert {(o.cluster, o.change) for o in result.objects} == {("us-east-1", "added")}
+    assert ("us-east-1", "Namespace", "acme") in {(o.cluster, o.kind, o.name) for o in result.objects}
     assert not risks(result) - {("routing-change", "acme", "us-east-1")}
 
 
@@ -140,6 +142,7 @@ def test_move_a_global_host(estate: Path) -> None:
     tenant.write_text(tenant.read_text().replace("placement: eu-west-1", "placement: us-east-1"))
     actions.generate(estate)
     result = diff(estate, base)
+    assert not result.controllers  # the same Applications and Kustomizations serve the tenant
     moves = [r for r in result.risks if r.id == "routing-change"]
     assert [(r.tenant, r.cluster, r.message) for r in moves] == [
         ("globex", "us-east-1", "globex.wfg.example.com moves from tenant globex on eu-west-1 (eu-west) "
@@ -159,6 +162,7 @@ def test_version_bump_changes_every_overlay_and_a_downgrade_is_a_risk(estate: Pa
     actions.generate(estate)
     down = commit_all(estate, "Go back to 9.6.1")
     result = diff(estate, base, down)
+    assert not result.controllers
     assert {(t, c) for t, c, _ in result.overlays} == {("acme", "eu-west-1"), ("globex", "eu-west-1"),
                                                          ("globex", "us-east-1"), ("hooli", "eu-west-1")}
     assert {(r.id, r.tenant, r.cluster) for r in result.risks if r.id == "image-downgrade"} == {
@@ -184,6 +188,7 @@ def test_weakened_network_policy_is_a_rule_regression(estate: Path) -> None:
         "    - namespaceSelector:\n        matchLabels:\n          kubernetes.io/metadata.name: ingress-nginx\n",
         "    - namespaceSelector: {}\n"))
     result = diff(estate, base)
+    assert not result.controllers
     regressions = {(r.tenant, r.cluster, r.message.split(" ")[0]) for r in result.risks if r.id == "rule-regression"}
     assert ("acme", "eu-west-1", "ISO002") in regressions and ("globex", "us-east-1", "ISO005") in regressions
     policy = next(o for o in result.objects if o.kind == "NetworkPolicy" and o.tenant == "acme")
