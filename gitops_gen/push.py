@@ -7,6 +7,7 @@ server refused. Nothing local changes when a push fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +137,18 @@ def push_branch(repo: pygit2.Repository, remote_name: str, branch: str, creds: P
         why = "; ".join(f"{r.removeprefix('refs/heads/')}: {m}" for r, m in callbacks.rejected.items())
         raise RemoteError(f"{shown} rejected the push of {branch}: {redact(why, [creds.token or ''])}",
                           _rejection_hint(why, branch, remote_name))
+    _track(repo, remote_name, branch)
     return PushResult(remote_name, shown, branch, commit)
+
+
+def _track(repo: pygit2.Repository, remote: str, branch: str) -> None:
+    """Set the pushed branch's upstream (git push -u), so 'git status' and 'git pull' know it. The
+    push has updated the remote-tracking branch; where it has not, or an upstream is set, nothing changes."""
+    local = repo.branches.local.get(branch)
+    tracking = repo.branches.remote.get(f"{remote}/{branch}")
+    if local is not None and tracking is not None and local.upstream is None:
+        with contextlib.suppress(pygit2.GitError, ValueError):  # a convenience: the push itself succeeded
+            local.upstream = tracking
 
 
 def _rejection_hint(why: str, branch: str, remote: str) -> str:

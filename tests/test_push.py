@@ -97,6 +97,8 @@ def test_push_over_http_with_the_token_creates_the_remote_branch(pushed_estate: 
     result = push_branch(repo, "origin", branch, creds(provider))
     assert (result.branch, result.commit, result.remote) == (branch, commit, "origin")
     assert remote_refs(server)[f"refs/heads/{branch}"] == commit
+    upstream = repo.branches.local[branch].upstream  # as 'git push -u' leaves it
+    assert upstream is not None and upstream.branch_name == f"origin/{branch}"
     assert basic_users(server) == {(user, "<token>")}, "the token travels as the Basic password, and only there"
     assert all(TOKEN not in r.path for r in server.requests)
     # Pushing again is a no-op: nothing to send, nothing rejected.
