@@ -222,6 +222,25 @@ def test_running_again_updates_the_open_pull_request(server: FakeForge) -> None:
         assert [x["name"] for x in only["labels"]] == ["tenant/acme", "cluster/eu-west-1", "cluster/us-east-1"]
 
 
+def test_an_update_keeps_the_boxes_reviewers_ticked(server: FakeForge) -> None:
+    provider = provider_for(server)
+    checklist = "## diff\n\n- [ ] Only the tenants meant\n- [ ] No high risk\n- [ ] CI passed\n"
+    open_or_update(provider, spec(body=checklist))
+    field = "description" if server.kind == "gitlab" else "body"
+    # A reviewer ticks the second box on the forge.
+    server.pulls[1][field] = checklist.replace("- [ ] No high risk", "- [x] No high risk")
+    open_or_update(provider, spec(body=checklist.replace("## diff", "## diff, again")))
+    assert server.pulls[1][field] == ("## diff, again\n\n- [ ] Only the tenants meant\n- [x] No high risk\n"
+                                      "- [ ] CI passed\n")
+    assert not server.problems
+
+
+def test_keep_ticks() -> None:
+    assert forge.keep_ticks(None, "- [ ] a\n") == "- [ ] a\n"
+    assert forge.keep_ticks("- [X] a\n- [ ] b\n", "- [ ] a\n- [ ] b\n- [ ] c") == "- [x] a\n- [ ] b\n- [ ] c"
+    assert forge.keep_ticks("* [x] gone\n", "- [ ] new\n") == "- [ ] new\n"
+
+
 def test_a_create_that_races_with_another_updates_the_winner(server: FakeForge) -> None:
     provider = provider_for(server)
     open_or_update(provider, spec(body="theirs"))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gitops_gen.errors import UserError
-from gitops_gen.forge.base import Provider, PullRequest, PullRequestSpec, open_or_update
+from gitops_gen.forge.base import Provider, PullRequest, PullRequestSpec, keep_ticks, open_or_update
 from gitops_gen.forge.gitea import Gitea
 from gitops_gen.forge.github import GitHub
 from gitops_gen.forge.gitlab import GitLab
@@ -22,8 +22,8 @@ from gitops_gen.model import FORGE_PROVIDERS
 from gitops_gen.redact import TOKEN_ENV, redact
 
 __all__ = ["FORGE_PROVIDERS", "TOKEN_ENV", "Provider", "PullRequest", "PullRequestSpec", "RemoteLocation",
-           "api_url_for", "body_limit", "detect_provider", "make_provider", "open_or_update", "parse_remote_url",
-           "token_for"]
+           "api_url_for", "body_limit", "detect_provider", "keep_ticks", "make_provider", "open_or_update",
+           "parse_remote_url", "token_for"]
 
 TITLES = {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea"}
 #: ``[user@]host:path`` — git's scp-like syntax for SSH.

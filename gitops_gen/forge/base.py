@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from gitops_gen.errors import RemoteError, UserError
@@ -21,6 +22,28 @@ class PullRequestSpec:
 class PullRequest:
     number: int                  # GitHub's and Gitea's number, GitLab's iid
     url: str                     # the page reviewers open
+    body: str | None = None      # its description as the forge holds it now
+
+
+#: A task-list item of a description: '- [ ] text' or '- [x] text'.
+_TASK = re.compile(r"^(\s*[-*] )\[([ xX])\] (.*?)\s*$")
+
+
+def keep_ticks(old: str | None, new: str) -> str:
+    """``new`` with the task-list items that are ticked in ``old`` (by reviewers) ticked again: an
+    update rewrites the description, not the review's progress."""
+    if not old:
+        return new
+    ticked = {m[3] for line in old.splitlines() if (m := _TASK.match(line)) and m[2] in "xX"}
+    if not ticked:
+        return new
+    out = []
+    for line in new.splitlines(keepends=True):
+        m = _TASK.match(line)
+        if m and m[2] == " " and m[3] in ticked:
+            line = line.replace("[ ]", "[x]", 1)
+        out.append(line)
+    return "".join(out)
 
 
 class Provider(Protocol):
@@ -58,7 +81,7 @@ def open_or_update(provider: Provider, spec: PullRequestSpec) -> tuple[PullReque
     races with another one (the forge answers 'already exists') updates the one that won."""
     existing = provider.find_open(spec.head)
     if existing is not None:
-        return provider.update(existing, spec), "updated"
+        return provider.update(existing, replace(spec, body=keep_ticks(existing.body, spec.body))), "updated"
     try:
         return provider.create(spec), "created"
     except RemoteError as exc:
@@ -67,4 +90,4 @@ def open_or_update(provider: Provider, spec: PullRequestSpec) -> tuple[PullReque
         existing = provider.find_open(spec.head)
         if existing is None:
             raise
-        return provider.update(existing, spec), "updated"
+        return provider.update(existing, replace(spec, body=keep_ticks(existing.body, spec.body))), "updated"

@@ -81,4 +81,5 @@ class Gitea:
 
 
 def _pull_request(data: Any) -> PullRequest:
-    return PullRequest(int(data["number"]), str(data["html_url"]))
+    body = data.get("body")
+    return PullRequest(int(data["number"]), str(data["html_url"]), body if isinstance(body, str) else None)

@@ -52,4 +52,5 @@ class GitLab:
 
 
 def _merge_request(data: Any) -> PullRequest:
-    return PullRequest(int(data["iid"]), str(data["web_url"]))
+    body = data.get("description")
+    return PullRequest(int(data["iid"]), str(data["web_url"]), body if isinstance(body, str) else None)
