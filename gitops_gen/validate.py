@@ -132,9 +132,14 @@ def overlays_affected(changed: Iterable[str], placements: Sequence[tuple[str, st
 
 # --------------------------------------------------------------------------- the findings cache
 
-class FindingsCache:
+class _KeyedCache:
+    """Entries by name, each carrying the ``key`` it was made under, in one JSON file of the cache
+    directory; a file of another version, unreadable or missing, is an empty cache."""
+
+    FILE = ""
+
     def __init__(self, directory: Path | None) -> None:
-        self.file = directory / "validate-cache.json" if directory is not None else None
+        self.file = directory / self.FILE if directory is not None else None
         self.entries: dict[str, dict[str, Any]] = {}
         self.dirty = False
         if self.file is not None:
@@ -145,18 +150,24 @@ class FindingsCache:
             except (OSError, ValueError, KeyError, AttributeError):
                 self.entries = {}
 
-    def get(self, overlay: str, key: str) -> dict[str, Any] | None:
-        entry = self.entries.get(overlay)
+    def get(self, name: str, key: str) -> dict[str, Any] | None:
+        entry = self.entries.get(name)
         return entry if entry is not None and entry.get("key") == key else None
 
-    def put(self, overlay: str, entry: dict[str, Any]) -> None:
-        self.entries[overlay] = entry
+    def put(self, name: str, entry: dict[str, Any]) -> None:
+        self.entries[name] = entry
         self.dirty = True
 
     def save(self) -> None:
         if self.file is not None and self.dirty:
             with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
                 write_atomic(self.file, json.dumps({"version": _CACHE_VERSION, "entries": self.entries}))
+
+
+class FindingsCache(_KeyedCache):
+    """Per overlay, its findings under a key of its rendered inputs and the rules."""
+
+    FILE = "validate-cache.json"
 
 
 def _rules_fingerprint() -> str:
@@ -257,26 +268,11 @@ def _generator_fingerprint() -> str:
     return h.hexdigest()
 
 
-class DriftCache:
+class DriftCache(_KeyedCache):
     """Per tenant, the digests of the files generate would write, under a key of its declarations:
     a tenant whose declarations did not change is checked by hashing its files, not regenerating them."""
 
-    def __init__(self, directory: Path | None) -> None:
-        self.file = directory / "drift-cache.json" if directory is not None else None
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.dirty = False
-        if self.file is not None:
-            try:
-                raw = json.loads(self.file.read_text())
-                if raw.get("version") == _CACHE_VERSION:
-                    self.entries = raw["entries"]
-            except (OSError, ValueError, KeyError, AttributeError):
-                self.entries = {}
-
-    def save(self) -> None:
-        if self.file is not None and self.dirty:
-            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-                write_atomic(self.file, json.dumps({"version": _CACHE_VERSION, "entries": self.entries}))
+    FILE = "drift-cache.json"
 
 
 def _digest_on_disk(root: Path, rel: str) -> str | None:
@@ -298,12 +294,11 @@ def _drift_findings(root: Path, estate: Estate, tenants: Iterable[str] | None,
     expected: set[str] = set(desired)
     for name in (estate.tenants if tenants is None else tenants):
         key = hashlib.sha256(context.digest() + _file_bytes(root, layout.tenant_file(name))).hexdigest()
-        entry = cache.entries.get(name)
-        if entry is None or entry.get("key") != key:
+        entry = cache.get(name, key)
+        if entry is None:
             files = tenant_files(estate.config, estate.clusters, estate.tenants[name])
             entry = {"key": key, "files": {p: hashlib.sha256(t.encode()).hexdigest() for p, t in files.items()}}
-            cache.entries[name] = entry
-            cache.dirty = True
+            cache.put(name, entry)
         expected.update(entry["files"])
         if any(_digest_on_disk(root, p) != digest for p, digest in entry["files"].items()):
             desired.update(tenant_files(estate.config, estate.clusters, estate.tenants[name]))
