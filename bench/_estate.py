@@ -22,10 +22,12 @@ from typing import Any
 
 import pygit2
 
-from gitops_gen import actions, gitrepo, layout, yamlio
-from gitops_gen.estate import load_clusters, load_config
+from gitops_gen import gitrepo, yamlio
+from gitops_gen.commands import common as actions
+from gitops_gen.estate import layout
+from gitops_gen.estate.load import load_clusters, load_config
+from gitops_gen.estate.model import Cluster, Tenant, tenant_declaration
 from gitops_gen.generate.files import tenant_files
-from gitops_gen.model import Cluster, Tenant, tenant_declaration
 
 REPO_URL = "https://git.example.com/platform/bench-estate.git"
 BRANCH = "main"
@@ -182,7 +184,7 @@ class Floor:
 
 def _build_cpu(directory: str, repeat: int) -> tuple[float, float]:
     """Best (CPU seconds of user + system, wall seconds) of ``repeat`` builds of a directory."""
-    from gitops_gen.render import KUSTOMIZE_ENV, kustomize_command
+    from gitops_gen.render.kustomize import KUSTOMIZE_ENV, kustomize_command
 
     env = {**os.environ, **KUSTOMIZE_ENV}  # the renderer's own setting, the cheapest known
     best: tuple[float, float] | None = None

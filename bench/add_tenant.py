@@ -57,8 +57,10 @@ from _estate import (
     us,
 )
 
-from gitops_gen import actions, layout, yamlio
-from gitops_gen.model import DatabaseSpec, HostRoute, Tenant
+from gitops_gen import yamlio
+from gitops_gen.commands import common as actions
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import DatabaseSpec, HostRoute, Tenant
 
 TARGET_TENANTS = 10_000
 LIMIT_S = 1.0

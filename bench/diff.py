@@ -71,10 +71,10 @@ from validate import (
     spread,
 )
 
-from gitops_gen import actions, yamlio
-from gitops_gen.diff import DiffResult, diff
-from gitops_gen.model import HostRoute, Tenant
-from gitops_gen.render import (
+from gitops_gen import yamlio
+from gitops_gen.commands import common as actions
+from gitops_gen.estate.model import HostRoute, Tenant
+from gitops_gen.render.kustomize import (
     OverlayRef,
     RenderCache,
     kustomize_command,
@@ -83,6 +83,7 @@ from gitops_gen.render import (
     render_overlays,
     shared_input_hash,
 )
+from gitops_gen.review.diff import DiffResult, diff
 
 TARGET_TENANTS = 1_000
 ONE_TENANT_LIMIT_S = 3.0

@@ -64,9 +64,12 @@ from _estate import (
     tenant_yaml,
 )
 
-from gitops_gen import actions, gitrepo, layout, yamlio
-from gitops_gen.model import AUTH_MODES, SIZE_TIERS, DatabaseSpec, HostRoute, Tenant
-from gitops_gen.render import (
+from gitops_gen import gitrepo, yamlio
+from gitops_gen.commands import common as actions
+from gitops_gen.commands.validate import ValidateRequest, ValidateResult, validate
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import AUTH_MODES, SIZE_TIERS, DatabaseSpec, HostRoute, Tenant
+from gitops_gen.render.kustomize import (
     OverlayRef,
     RenderCache,
     kustomize_command,
@@ -75,7 +78,6 @@ from gitops_gen.render import (
     render_overlays,
     shared_input_hash,
 )
-from gitops_gen.validate import ValidateRequest, ValidateResult, validate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CRD_ENV = "GITOPS_GEN_CRD_DIR"

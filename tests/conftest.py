@@ -10,8 +10,8 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from gitops_gen import actions
-from gitops_gen.model import Cluster, DatabaseSpec, HostRoute, Tenant
+from gitops_gen.commands import common as actions
+from gitops_gen.estate.model import Cluster, DatabaseSpec, HostRoute, Tenant
 
 REPO_URL = "https://git.example.com/platform/estate.git"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from gitops_gen import yamlio
-from gitops_gen.render import render_overlay
+from gitops_gen.render.kustomize import render_overlay
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = PROJECT_ROOT / "tests" / "testdata"
 CRD_ENV = "GITOPS_GEN_CRD_DIR"
 
 

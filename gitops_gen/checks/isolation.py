@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gitops_gen import layout, yamlio
+from gitops_gen import yamlio
 from gitops_gen.checks import Finding, Rule, finding, rule
-from gitops_gen.estate import Estate
-from gitops_gen.model import WINDOWS_BUILDS, Cluster, EstateConfig, Tenant
+from gitops_gen.estate import layout
+from gitops_gen.estate.load import Estate
+from gitops_gen.estate.model import WINDOWS_BUILDS, Cluster, EstateConfig, Tenant
 
 # --------------------------------------------------------------------------- the rules
 

@@ -6,8 +6,9 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from gitops_gen import __version__, layout
+from gitops_gen import __version__
 from gitops_gen.checks import RULES, Finding
+from gitops_gen.estate import layout
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning"}

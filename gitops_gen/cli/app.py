@@ -18,12 +18,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gitops_gen import __version__, actions, diffreport, gitrepo, pullrequest
-from gitops_gen import diff as diff_mod
-from gitops_gen import validate as validate_mod
+from gitops_gen import __version__, gitrepo
 from gitops_gen.checks import Finding
+from gitops_gen.checks.sarif import to_sarif
+from gitops_gen.commands import common as actions
+from gitops_gen.commands import validate as validate_mod
 from gitops_gen.errors import GitopsGenError, UserError
-from gitops_gen.model import (
+from gitops_gen.estate.model import (
     AUTH_MODES,
     SIZE_TIERS,
     Cluster,
@@ -31,8 +32,10 @@ from gitops_gen.model import (
     HostRoute,
     Tenant,
 )
+from gitops_gen.publish import pullrequest
 from gitops_gen.redact import redact
-from gitops_gen.sarif import to_sarif
+from gitops_gen.review import diff as diff_mod
+from gitops_gen.review import report as diffreport
 
 app = typer.Typer(
     name="gitops-gen",

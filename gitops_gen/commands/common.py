@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pygit2
 
-from gitops_gen import gitrepo, layout, yamlio
+from gitops_gen import gitrepo, yamlio
 from gitops_gen.errors import GitError, UserError
-from gitops_gen.estate import (
+from gitops_gen.estate import layout
+from gitops_gen.estate.hostindex import host_owners, read_tenant_hosts
+from gitops_gen.estate.load import (
     check_config_clusters,
     check_tenant_against,
     load_clusters,
@@ -17,9 +19,7 @@ from gitops_gen.estate import (
     load_estate,
     regional_owner,
 )
-from gitops_gen.generate.files import cluster_files, estate_files, shared_files, tenant_files
-from gitops_gen.hostindex import host_owners, read_tenant_hosts
-from gitops_gen.model import (
+from gitops_gen.estate.model import (
     Cluster,
     EstateConfig,
     Tenant,
@@ -29,9 +29,10 @@ from gitops_gen.model import (
     parse_config,
     tenant_declaration,
 )
-from gitops_gen.plan import Plan, plan_files
-from gitops_gen.scaffold import scaffold_files
-from gitops_gen.writer import apply_plan
+from gitops_gen.generate.files import cluster_files, estate_files, shared_files, tenant_files
+from gitops_gen.generate.scaffold import scaffold_files
+from gitops_gen.write.plan import Plan, plan_files
+from gitops_gen.write.writer import apply_plan
 
 
 @dataclass
@@ -153,7 +154,7 @@ def add_cluster(root: Path, cluster: Cluster, dry_run: bool = False, commit: boo
                         "choose another name, or edit that file and run 'gitops-gen generate'")
     # Validate the declaration exactly as it will be read back.
     text = yamlio.dump_declaration(cluster_declaration(cluster))
-    from gitops_gen.model import parse_cluster
+    from gitops_gen.estate.model import parse_cluster
 
     cluster = parse_cluster(layout.cluster_file(cluster.name), text, expected_name=cluster.name)
     all_clusters = {**clusters, cluster.name: cluster}
@@ -196,7 +197,7 @@ def add_tenant(root: Path, tenant: Tenant, dry_run: bool = False, commit: bool =
         raise UserError(f"tenant {tenant.name!r} already exists ({layout.tenant_file(tenant.name)})",
                         "choose another name, or edit that file and run 'gitops-gen generate'")
     text = yamlio.dump_declaration(tenant_declaration(tenant))
-    from gitops_gen.model import parse_tenant
+    from gitops_gen.estate.model import parse_tenant
 
     tenant = parse_tenant(layout.tenant_file(tenant.name), text, expected_name=tenant.name)
     others = read_tenant_hosts(root, _cache_dir(root))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops_gen import __version__, gitrepo, layout, yamlio
+from gitops_gen import __version__, gitrepo, yamlio
 from gitops_gen.checks import (
     DRIFT,
     RULES,
@@ -28,14 +28,22 @@ from gitops_gen.checks import (
     Finding,
     finding,
 )
-from gitops_gen.checks import rules as overlay_rules
+from gitops_gen.checks import isolation as overlay_rules
 from gitops_gen.errors import GitError, UserError
-from gitops_gen.estate import Estate, load_estate
+from gitops_gen.estate import layout
+from gitops_gen.estate.load import Estate, load_estate
 from gitops_gen.generate.files import cluster_files, shared_files, tenant_files
-from gitops_gen.plan import plan_files
-from gitops_gen.render import OverlayRef, Progress, RenderCache, overlay_input_hash, render_overlays, shared_input_hash
-from gitops_gen.schemas import SchemaValidator
-from gitops_gen.writer import write_atomic
+from gitops_gen.render.kustomize import (
+    OverlayRef,
+    Progress,
+    RenderCache,
+    overlay_input_hash,
+    render_overlays,
+    shared_input_hash,
+)
+from gitops_gen.render.schemas import SchemaValidator
+from gitops_gen.write.plan import plan_files
+from gitops_gen.write.writer import write_atomic
 
 DEFAULT_KUBERNETES_VERSION = "1.31"
 _CACHE_VERSION = 1
@@ -260,7 +268,8 @@ def _repository_yaml_files(root: Path) -> list[str]:
 
 def _generator_fingerprint() -> str:
     """Changes when generate could write something else for the same declarations."""
-    from gitops_gen import generate, model
+    from gitops_gen import generate
+    from gitops_gen.estate import model
 
     h = hashlib.sha256(__version__.encode())
     for source in [*sorted(Path(generate.__file__).parent.glob("*.py")), Path(model.__file__)]:

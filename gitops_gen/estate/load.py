@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitops_gen import layout
 from gitops_gen.errors import DeclarationError, UserError
-from gitops_gen.model import (
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import (
     LTSC2022_VERSIONS,
     Cluster,
     EstateConfig,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from gitops_gen.layout import GENERATED_MARK
+from gitops_gen.estate.layout import GENERATED_MARK
 
 _SECOND = "# change the declaration and run 'gitops-gen generate'"
 

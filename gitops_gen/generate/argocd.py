@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from gitops_gen import layout, yamlio
+from gitops_gen import yamlio
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import Cluster, EstateConfig, Tenant
 from gitops_gen.generate import header
 from gitops_gen.generate.common import (
     EXTERNAL_SECRETS_KINDS,
@@ -23,7 +25,6 @@ from gitops_gen.generate.common import (
     OVERLAY_CLUSTER_KINDS,
     OVERLAY_NAMESPACED_KINDS,
 )
-from gitops_gen.model import Cluster, EstateConfig, Tenant
 
 ADMIN_PROJECT = "gitops-gen"
 IN_CLUSTER = "https://kubernetes.default.svc"

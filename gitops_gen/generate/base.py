@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_gen import layout, yamlio
+from gitops_gen import yamlio
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import OIDC_AUTH_MODES, SIZE_TIERS, WINDOWS_BUILDS, EstateConfig, SizeTier
 from gitops_gen.generate import header
 from gitops_gen.generate.common import (
     APP_SECRET,
@@ -30,7 +32,6 @@ from gitops_gen.generate.common import (
     component_labels,
     meta,
 )
-from gitops_gen.model import OIDC_AUTH_MODES, SIZE_TIERS, WINDOWS_BUILDS, EstateConfig, SizeTier
 
 WFG_IMAGE = "advantys/workflowgen"
 SECRETS_DIR = "C:\\secrets"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gitops_gen import layout
-from gitops_gen.estate import Estate
+from gitops_gen.estate import layout
+from gitops_gen.estate.load import Estate
+from gitops_gen.estate.model import Cluster, EstateConfig, Tenant
 from gitops_gen.generate import argocd, flux, header, seal
 from gitops_gen.generate.base import base_files
 from gitops_gen.generate.overlay import overlay_files
-from gitops_gen.model import Cluster, EstateConfig, Tenant
 
 
 def _sealed(files: Mapping[str, str]) -> dict[str, str]:

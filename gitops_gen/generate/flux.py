@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_gen import layout, yamlio
+from gitops_gen import yamlio
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import Cluster, EstateConfig, Tenant
 from gitops_gen.generate import header
 from gitops_gen.generate.common import LABEL_CLUSTER, LABEL_MANAGED_BY, LABEL_REGION, LABEL_TENANT
-from gitops_gen.model import Cluster, EstateConfig, Tenant
 
 SOURCE_NAME = "gitops-gen"
 #: Flux's own controller account; set explicitly so the --default-service-account lockdown holds.

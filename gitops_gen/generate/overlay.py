@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_gen import layout, yamlio
+from gitops_gen import yamlio
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import Cluster, EstateConfig, Tenant
 from gitops_gen.generate import header
 from gitops_gen.generate.base import (
     DATABASE_COMPONENT,
@@ -34,7 +36,6 @@ from gitops_gen.generate.common import (
     WEB,
     meta,
 )
-from gitops_gen.model import Cluster, EstateConfig, Tenant
 
 UP = "../../.."
 

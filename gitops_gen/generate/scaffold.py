@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gitops_gen import layout
-from gitops_gen.model import API_VERSION, EstateConfig
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import API_VERSION, EstateConfig
 
 
 def config_text(config: EstateConfig) -> str:

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import pygit2
 
-from gitops_gen import diff as diffmod
-from gitops_gen import forge, gitrepo, layout
-from gitops_gen.diffreport import as_markdown
+from gitops_gen import gitrepo
 from gitops_gen.errors import GitError, GitopsGenError, UserError
-from gitops_gen.estate import load_config
-from gitops_gen.forge.http import Sleep
-from gitops_gen.push import PushCredentials, default_credentials, push_branch
+from gitops_gen.estate import layout
+from gitops_gen.estate.load import load_config
+from gitops_gen.publish import forge
+from gitops_gen.publish.forge.http import Sleep
+from gitops_gen.publish.push import PushCredentials, default_credentials, push_branch
 from gitops_gen.redact import TOKEN_ENV, redact
+from gitops_gen.review import diff as diffmod
+from gitops_gen.review.report import as_markdown
 
 DEFAULT_MAX_BYTES = 60_000
 #: Labels per kind (tenant/, cluster/) at most: an estate-wide change is not labelled tenant by tenant.

@@ -63,11 +63,13 @@ from typing import Any
 
 import yaml
 
-from gitops_gen import gotemplate, layout, yamlio
-from gitops_gen.checks.rules import exact_match, greedy_match
+from gitops_gen import yamlio
+from gitops_gen.checks.isolation import exact_match, greedy_match
 from gitops_gen.errors import UserError
+from gitops_gen.estate import layout
 from gitops_gen.generate.common import LABEL_CLUSTER, LABEL_TENANT
-from gitops_gen.sides import Side
+from gitops_gen.review import gotemplate
+from gitops_gen.review.sides import Side
 
 # --------------------------------------------------------------------------- results
 

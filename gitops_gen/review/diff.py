@@ -21,12 +21,13 @@ from typing import Any
 
 import pygit2
 
-from gitops_gen import gitrepo, layout, yamlio
-from gitops_gen.checks import rules as overlay_rules
-from gitops_gen.controllers import ControllerChange, diff_controllers, inputs_confined
+from gitops_gen import gitrepo, yamlio
+from gitops_gen.checks import isolation as overlay_rules
+from gitops_gen.commands.validate import overlays_affected
 from gitops_gen.errors import GitError, UserError
-from gitops_gen.estate import Estate, load_estate
-from gitops_gen.render import (
+from gitops_gen.estate import layout
+from gitops_gen.estate.load import Estate, load_estate
+from gitops_gen.render.kustomize import (
     OverlayRef,
     Progress,
     RenderCache,
@@ -36,8 +37,8 @@ from gitops_gen.render import (
     shared_input_hash,
     shared_input_hash_of,
 )
-from gitops_gen.sides import CommitSide, Side, WorkTreeSide, materialize
-from gitops_gen.validate import overlays_affected
+from gitops_gen.review.appset import ControllerChange, diff_controllers, inputs_confined
+from gitops_gen.review.sides import CommitSide, Side, WorkTreeSide, materialize
 
 Docs = list[dict[str, Any]]
 #: kustomize appends a 10-character hash to generated ConfigMap and Secret names.

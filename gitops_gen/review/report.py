@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gitops_gen.diff import DiffResult, ObjectChange
+from gitops_gen.review.diff import DiffResult, ObjectChange
 
 SEVERITY_MARK = {"high": "HIGH", "medium": "MEDIUM", "low": "low"}
 

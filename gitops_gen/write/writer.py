@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from gitops_gen.plan import Plan
+from gitops_gen.write.plan import Plan
 
 
 def write_atomic(path: Path, content: str) -> None:

@@ -19,8 +19,8 @@ import pytest
 
 from gitops_gen import checks, yamlio
 from gitops_gen.checks import RULES, Finding, Rule
-from gitops_gen.checks import rules as R
-from gitops_gen.estate import Estate, load_estate
+from gitops_gen.checks import isolation as R
+from gitops_gen.estate.load import Estate, load_estate
 from tests.conftest import make_estate
 from tests.tools import PROJECT_ROOT, overlays, render
 

@@ -11,10 +11,14 @@ import pygit2
 import pytest
 from typer.testing import CliRunner
 
-from gitops_gen import actions, layout, yamlio
+from gitops_gen import yamlio
 from gitops_gen.cli import app
-from gitops_gen.model import HostRoute, Tenant
-from gitops_gen.render import (
+from gitops_gen.commands import common as actions
+from gitops_gen.commands.validate import ValidateRequest, overlays_affected, validate
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import HostRoute, Tenant
+from gitops_gen.generate.scaffold import ci_workflow
+from gitops_gen.render.kustomize import (
     OverlayRef,
     RenderCache,
     overlay_input_hash,
@@ -22,8 +26,6 @@ from gitops_gen.render import (
     render_overlays,
     shared_input_hash,
 )
-from gitops_gen.scaffold import ci_workflow
-from gitops_gen.validate import ValidateRequest, overlays_affected, validate
 from tests.tools import PROJECT_ROOT, crd_dir, require_kustomize
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gitops_gen import layout, yamlio
+from gitops_gen import yamlio
 from gitops_gen.cli import app
-from gitops_gen.hostindex import read_tenant_hosts
-from gitops_gen.model import DatabaseSpec, HostRoute, Tenant, _scan_plain, quick_hosts, tenant_declaration
+from gitops_gen.estate import layout
+from gitops_gen.estate.hostindex import read_tenant_hosts
+from gitops_gen.estate.model import DatabaseSpec, HostRoute, Tenant, _scan_plain, quick_hosts, tenant_declaration
 
 VARIANTS = [
     Tenant("a", ("eu-west-1",)),

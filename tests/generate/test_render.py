@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from gitops_gen import layout, yamlio
-from gitops_gen.estate import load_estate
+from gitops_gen import yamlio
+from gitops_gen.estate import layout
+from gitops_gen.estate.load import load_estate
+from gitops_gen.estate.model import WINDOWS_BUILDS
 from gitops_gen.generate.argocd import namespaced_kinds
-from gitops_gen.model import WINDOWS_BUILDS
-from gitops_gen.schemas import core_errors, custom_errors, load_crd_schemas
-from tests.tools import PROJECT_ROOT, crd_dir, overlays, render
+from gitops_gen.render.schemas import core_errors, custom_errors, load_crd_schemas
+from tests.tools import PROJECT_ROOT, TESTDATA, crd_dir, overlays, render
 
 K8S_VERSION = "1.32.0"
-GOLDEN = Path(__file__).parent / "testdata" / "golden"
+GOLDEN = TESTDATA / "golden"
 #: Fields the API server rejects on Windows pods (Kubernetes "Windows in Kubernetes" limitations).
 LINUX_ONLY = {"runAsUser", "runAsGroup", "runAsNonRoot", "seLinuxOptions", "seccompProfile", "capabilities",
               "readOnlyRootFilesystem", "privileged", "procMount", "fsGroup", "fsGroupChangePolicy",
@@ -343,7 +344,7 @@ def test_flux_kustomizations_point_at_overlays(estate: Path) -> None:
 def test_private_repository_credentials_for_flux(bare_estate: Path) -> None:
     config = bare_estate / layout.CONFIG_FILE
     config.write_text(config.read_text().replace('gitSecretRef: ""', "gitSecretRef: estate-deploy-key"))
-    from gitops_gen.actions import generate
+    from gitops_gen.commands.common import generate
 
     generate(bare_estate)
     source = next(yamlio.load_all((bare_estate / layout.flux_sync_file("us-east-1")).read_text()))

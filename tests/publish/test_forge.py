@@ -12,13 +12,13 @@ import pygit2
 import pytest
 from typer.testing import CliRunner, Result
 
-from gitops_gen import diff as diff_module
-from gitops_gen import forge, pullrequest
 from gitops_gen.cli import app
 from gitops_gen.errors import DeclarationError, RemoteError, ToolError, UserError
-from gitops_gen.estate import load_config
-from gitops_gen.forge import PullRequestSpec, make_provider, open_or_update
-from gitops_gen.forge import http as forge_http
+from gitops_gen.estate.load import load_config
+from gitops_gen.publish import forge, pullrequest
+from gitops_gen.publish.forge import PullRequestSpec, make_provider, open_or_update
+from gitops_gen.publish.forge import http as forge_http
+from gitops_gen.review import diff as diff_module
 from tests.conftest import snapshot
 from tests.forgeserver import FakeForge, fake_forge
 from tests.gitserver import GitServer, git_server

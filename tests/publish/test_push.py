@@ -13,11 +13,11 @@ import pytest
 from pygit2.enums import CredentialType
 from typer.testing import CliRunner, Result
 
-from gitops_gen import actions
 from gitops_gen.cli import app
+from gitops_gen.commands import common as actions
 from gitops_gen.errors import RemoteError, UserError
-from gitops_gen.model import Tenant
-from gitops_gen.push import Callbacks, PushCredentials, default_credentials, push_branch
+from gitops_gen.estate.model import Tenant
+from gitops_gen.publish.push import Callbacks, PushCredentials, default_credentials, push_branch
 from tests.conftest import snapshot
 from tests.gitserver import GitServer, git_server
 

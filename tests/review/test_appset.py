@@ -9,9 +9,13 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from gitops_gen import actions, gitrepo, gotemplate
-from gitops_gen.checks.rules import exact_match, greedy_match
-from gitops_gen.controllers import (
+from gitops_gen import gitrepo
+from gitops_gen.checks.isolation import exact_match, greedy_match
+from gitops_gen.commands import common as actions
+from gitops_gen.errors import GitError, UserError
+from gitops_gen.estate.model import HostRoute, Tenant
+from gitops_gen.review import gotemplate
+from gitops_gen.review.appset import (
     Application,
     ControllerChange,
     diff_controllers,
@@ -19,9 +23,7 @@ from gitops_gen.controllers import (
     flux_kustomizations,
     generated_applications,
 )
-from gitops_gen.errors import GitError, UserError
-from gitops_gen.model import HostRoute, Tenant
-from gitops_gen.sides import CommitSide, WorkTreeSide, materialize
+from gitops_gen.review.sides import CommitSide, WorkTreeSide, materialize
 from tests.conftest import REPO_URL, make_estate, snapshot
 
 APPSET = "clusters/eu-west-1/argocd/applicationset.yaml"

@@ -14,16 +14,17 @@ import pygit2
 import pytest
 from typer.testing import CliRunner
 
-from gitops_gen import actions, layout
-from gitops_gen import diff as diff_mod
 from gitops_gen.cli import app
-from gitops_gen.diff import DiffResult
-from gitops_gen.diffreport import as_markdown
-from gitops_gen.model import HostRoute, Tenant
+from gitops_gen.commands import common as actions
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import HostRoute, Tenant
+from gitops_gen.review import diff as diff_mod
+from gitops_gen.review.diff import DiffResult
+from gitops_gen.review.report import as_markdown
 from tests.conftest import snapshot
-from tests.tools import render, require_kustomize
+from tests.tools import TESTDATA, render, require_kustomize
 
-GOLDEN = Path(__file__).parent / "testdata" / "golden"
+GOLDEN = TESTDATA / "golden"
 
 
 def diff(root: Path, base: str | None = None, head: str | None = None, **kw: Any) -> DiffResult:
@@ -277,8 +278,13 @@ def test_default_base_is_the_merge_base_with_main(estate: Path) -> None:
 def test_a_commit_is_keyed_like_its_work_tree(estate: Path) -> None:
     """Render keys computed from git objects equal those computed from the same files on disk, so a
     side validate (or an earlier diff) rendered is not rendered again."""
-    from gitops_gen.render import overlay_input_hash, overlay_input_hash_of, shared_input_hash, shared_input_hash_of
-    from gitops_gen.sides import CommitSide
+    from gitops_gen.render.kustomize import (
+        overlay_input_hash,
+        overlay_input_hash_of,
+        shared_input_hash,
+        shared_input_hash_of,
+    )
+    from gitops_gen.review.sides import CommitSide
 
     (estate / "base" / "components" / "extra").mkdir()
     (estate / "base" / "components" / "extra" / "a.yaml").write_text("a: 1\n")
@@ -332,8 +338,8 @@ spec:
 def test_controllers_are_expanded_whenever_a_generator_reads_the_changed_files(estate: Path) -> None:
     """A tenant edit touches nothing the estate's own ApplicationSets read, so their expansion is
     skipped; a hand-written ApplicationSet reading folders under overlays/ makes it needed again."""
-    from gitops_gen.controllers import inputs_confined
-    from gitops_gen.sides import WorkTreeSide
+    from gitops_gen.review.appset import inputs_confined
+    from gitops_gen.review.sides import WorkTreeSide
 
     assert inputs_confined(WorkTreeSide(estate))
     (estate / "clusters" / "eu-west-1" / "argocd" / "every-overlay-folder.yaml").write_text(EXTRA_APPSET)

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gitops_gen.errors import UserError
-from gitops_gen.forge.base import Provider, PullRequest, PullRequestSpec, keep_ticks, open_or_update
-from gitops_gen.forge.gitea import Gitea
-from gitops_gen.forge.github import GitHub
-from gitops_gen.forge.gitlab import GitLab
-from gitops_gen.forge.http import Sleep
-from gitops_gen.model import FORGE_PROVIDERS
+from gitops_gen.estate.model import FORGE_PROVIDERS
+from gitops_gen.publish.forge.base import Provider, PullRequest, PullRequestSpec, keep_ticks, open_or_update
+from gitops_gen.publish.forge.gitea import Gitea
+from gitops_gen.publish.forge.github import GitHub
+from gitops_gen.publish.forge.gitlab import GitLab
+from gitops_gen.publish.forge.http import Sleep
 from gitops_gen.redact import TOKEN_ENV, redact
 
 __all__ = ["FORGE_PROVIDERS", "TOKEN_ENV", "Provider", "PullRequest", "PullRequestSpec", "RemoteLocation",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_gen.errors import RemoteError
-from gitops_gen.forge.base import PullRequest, PullRequestSpec, owner_and_name
-from gitops_gen.forge.http import Forge, JsonClient, Sleep, segment
+from gitops_gen.publish.forge.base import PullRequest, PullRequestSpec, owner_and_name
+from gitops_gen.publish.forge.http import Forge, JsonClient, Sleep, segment
 
 FORGE = Forge("Gitea", "GITEA_TOKEN", "a token with the write:repository and write:issue scopes")
 PAGE = 50

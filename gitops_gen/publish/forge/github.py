@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_gen.errors import RemoteError
-from gitops_gen.forge.base import PullRequest, PullRequestSpec, owner_and_name
-from gitops_gen.forge.http import Forge, JsonClient, Sleep, segment
+from gitops_gen.publish.forge.base import PullRequest, PullRequestSpec, owner_and_name
+from gitops_gen.publish.forge.http import Forge, JsonClient, Sleep, segment
 
 API_VERSION = "2022-11-28"
 FORGE = Forge("GitHub", "GITHUB_TOKEN", "a fine-grained token with Pull requests and Contents read and write, "

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_gen.errors import RemoteError
-from gitops_gen.forge.base import PullRequest, PullRequestSpec
-from gitops_gen.forge.http import Forge, JsonClient, Sleep, segment
+from gitops_gen.publish.forge.base import PullRequest, PullRequestSpec
+from gitops_gen.publish.forge.http import Forge, JsonClient, Sleep, segment
 
 FORGE = Forge("GitLab", "GITLAB_TOKEN", "a personal, group or project access token with the 'api' scope")
 
