@@ -23,7 +23,10 @@ from typing import Any
 import pygit2
 
 from gitops_gen import gitrepo, yamlio
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.clusters import add_cluster
+from gitops_gen.commands.common import declaration_header
+from gitops_gen.commands.generate import generate as generate_estate
+from gitops_gen.commands.init import init_estate
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import load_clusters, load_config
 from gitops_gen.estate.model import Cluster, Tenant, tenant_declaration
@@ -70,9 +73,9 @@ def init(root: Path) -> None:
     # A local identity: the benchmark never depends on (or changes) the machine's git config.
     repo.config["user.name"] = "Bench Engineer"
     repo.config["user.email"] = "bench@example.com"
-    actions.init_estate(root, REPO_URL, revision=BRANCH)
+    init_estate(root, REPO_URL, revision=BRANCH)
     for c in CLUSTERS:
-        actions.add_cluster(root, c, branch=f"setup-{c.name}")
+        add_cluster(root, c, branch=f"setup-{c.name}")
     repo = gitrepo.open_repo(root)
     head = repo.head.peel(pygit2.Commit)
     repo.references[f"refs/heads/{BRANCH}"].set_target(head.id)
@@ -101,14 +104,14 @@ class Build:
 
 def tenant_yaml(tenant: Tenant) -> str:
     """A tenant's declaration file, exactly as add-tenant writes it."""
-    return actions.declaration_header("tenant") + yamlio.dump_declaration(tenant_declaration(tenant))
+    return declaration_header("tenant") + yamlio.dump_declaration(tenant_declaration(tenant))
 
 
 def grow(root: Path, start: int, stop: int, make: Callable[[int], Tenant]) -> Build:
     """Write tenants ``make(start)..make(stop-1)`` with the package's pure generators and commit them at once."""
     config = load_config(root)
     clusters = load_clusters(root)
-    head = actions.declaration_header("tenant")
+    head = declaration_header("tenant")
     t0 = time.perf_counter()
     files: dict[str, str] = {}
     for i in range(start, stop):
@@ -136,7 +139,7 @@ def grow(root: Path, start: int, stop: int, make: Callable[[int], Tenant]) -> Bu
 
 def check_bulk_equals_generate(root: Path) -> None:
     """The bulk-built files are exactly what gitops-gen generates (cheap at the smallest size)."""
-    plan = actions.generate(root, dry_run=True).plan
+    plan = generate_estate(root, dry_run=True).plan
     if not plan.empty:
         raise RuntimeError(f"bulk build differs from 'gitops-gen generate': {plan.paths[:5]}")
 

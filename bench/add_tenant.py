@@ -58,7 +58,7 @@ from _estate import (
 )
 
 from gitops_gen import yamlio
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.tenants import add_tenant
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import DatabaseSpec, HostRoute, Tenant
 
@@ -102,7 +102,7 @@ def reset(root: Path, branch: str) -> None:
 
 def add_tenant_core(root: Path, tenant: Tenant) -> float:
     t0 = time.perf_counter()
-    result = actions.add_tenant(root, tenant)
+    result = add_tenant(root, tenant)
     dt = time.perf_counter() - t0
     if result.commit is None or result.branch is None:
         raise RuntimeError("add-tenant committed nothing")

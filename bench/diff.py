@@ -72,7 +72,7 @@ from validate import (
 )
 
 from gitops_gen import yamlio
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.tenants import add_tenant
 from gitops_gen.estate.model import HostRoute, Tenant
 from gitops_gen.render.kustomize import (
     OverlayRef,
@@ -245,7 +245,7 @@ def measure(root: Path, tenants: int, sample: int) -> Measured:
     log("a new tenant (what add-tenant --pr describes) ...")
     newcomer = Tenant("t-new", (CLUSTERS[0].name, CLUSTERS[2].name),
                       (HostRoute("t-new.tenants.example.net", CLUSTERS[0].name),))
-    actions.add_tenant(root, newcomer, commit=False)
+    add_tenant(root, newcomer, commit=False)
     drop_caches(root)
     added_cli, data = run_diff_cli(root, "new tenant on 2 clusters, CLI, nothing cached", base)
     if len(data["overlays"]) != 2 or len(data["controllers"]) != 2:

@@ -65,7 +65,7 @@ from _estate import (
 )
 
 from gitops_gen import gitrepo, yamlio
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.generate import generate as generate_estate
 from gitops_gen.commands.validate import ValidateRequest, ValidateResult, validate
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import AUTH_MODES, SIZE_TIERS, DatabaseSpec, HostRoute, Tenant
@@ -305,7 +305,7 @@ def change_tenant(root: Path, tenant: Tenant) -> float:
     """Edit a tenant's declaration as a person would, then ``generate`` its derived files; seconds of generate."""
     (root / layout.tenant_file(tenant.name)).write_text(tenant_yaml(tenant), encoding="utf-8")
     t0 = time.perf_counter()
-    result = actions.generate(root)
+    result = generate_estate(root)
     dt = time.perf_counter() - t0
     if result.plan.empty:
         raise RuntimeError(f"generate changed nothing after editing {tenant.name}")

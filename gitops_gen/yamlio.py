@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 try:
     from yaml import CSafeDumper as _Dumper
@@ -128,6 +129,9 @@ def load_all(text: str | bytes) -> Iterator[Any]:
 
 
 def _round_trip() -> YAML:
+    # Imported here: ruamel.yaml costs tens of milliseconds, and most commands never edit a declaration.
+    from ruamel.yaml import YAML
+
     rt = YAML(typ="rt")
     rt.preserve_quotes = True
     rt.indent(mapping=2, sequence=4, offset=2)
@@ -154,6 +158,8 @@ def line_of(node: Any, key: str | int | None = None) -> int | None:
     try:
         if key is None:
             return int(lc.line) + 1
+        from ruamel.yaml.comments import CommentedMap
+
         if isinstance(node, CommentedMap):
             return int(lc.key(key)[0]) + 1
         return int(lc.item(key)[0]) + 1

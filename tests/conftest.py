@@ -10,7 +10,9 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.clusters import add_cluster
+from gitops_gen.commands.init import init_estate
+from gitops_gen.commands.tenants import add_tenant
 from gitops_gen.estate.model import Cluster, DatabaseSpec, HostRoute, Tenant
 
 REPO_URL = "https://git.example.com/platform/estate.git"
@@ -37,13 +39,13 @@ US = Cluster(name="us-east-1", region="us-east", controller="flux", windows_buil
 
 def make_estate(path: Path, tenants: bool = True) -> Path:
     """The issue's example: two clusters (Argo CD and Flux), acme on one, globex on both."""
-    actions.init_estate(path, REPO_URL)
-    actions.add_cluster(path, EU, branch="setup-eu")
-    actions.add_cluster(path, US, branch="setup-us")
+    init_estate(path, REPO_URL)
+    add_cluster(path, EU, branch="setup-eu")
+    add_cluster(path, US, branch="setup-us")
     if tenants:
-        actions.add_tenant(path, Tenant("acme", ("eu-west-1",), (HostRoute("acme.wfg.example.com", "eu-west-1"),)),
+        add_tenant(path, Tenant("acme", ("eu-west-1",), (HostRoute("acme.wfg.example.com", "eu-west-1"),)),
                            branch="setup-acme")
-        actions.add_tenant(path, Tenant("globex", ("eu-west-1", "us-east-1"),
+        add_tenant(path, Tenant("globex", ("eu-west-1", "us-east-1"),
                                         (HostRoute("globex.wfg.example.com", "eu-west-1"),),
                                         database=DatabaseSpec("external", ("10.20.0.0/24",), 1433),
                                         auth="ms-identity-v2", size="medium", web_replicas=3),

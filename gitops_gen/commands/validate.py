@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_gen import __version__, gitrepo, yamlio
+from gitops_gen.atomic import write_atomic
 from gitops_gen.checks import (
     DRIFT,
     RULES,
@@ -41,11 +42,9 @@ from gitops_gen.render.kustomize import (
     render_overlays,
     shared_input_hash,
 )
-from gitops_gen.render.schemas import SchemaValidator
+from gitops_gen.render.schemas import DEFAULT_KUBERNETES_VERSION, SchemaValidator
 from gitops_gen.write.plan import plan_files
-from gitops_gen.write.writer import write_atomic
 
-DEFAULT_KUBERNETES_VERSION = "1.31"
 _CACHE_VERSION = 1
 
 

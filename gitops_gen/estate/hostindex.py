@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_gen.atomic import write_atomic
 from gitops_gen.errors import DeclarationError
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import quick_hosts
-from gitops_gen.write.writer import write_atomic
 
 _VERSION = 1
 

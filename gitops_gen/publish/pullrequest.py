@@ -24,9 +24,8 @@ from gitops_gen.publish.forge.http import Sleep
 from gitops_gen.publish.push import PushCredentials, default_credentials, push_branch
 from gitops_gen.redact import TOKEN_ENV, redact
 from gitops_gen.review import diff as diffmod
-from gitops_gen.review.report import as_markdown
+from gitops_gen.review.report import DEFAULT_MAX_BYTES, as_markdown
 
-DEFAULT_MAX_BYTES = 60_000
 #: Labels per kind (tenant/, cluster/) at most: an estate-wide change is not labelled tenant by tenant.
 MAX_LABELS = 10
 

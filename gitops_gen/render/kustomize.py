@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops_gen import yamlio
+from gitops_gen.atomic import write_atomic
 from gitops_gen.errors import ToolError
 from gitops_gen.estate import layout
 from gitops_gen.proc import run
-from gitops_gen.write.writer import write_atomic
 
 BATCH_SIZE = 20
 #: Go's collector runs at 100 % heap growth by default; a build is short-lived and its heap small,

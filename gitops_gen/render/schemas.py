@@ -17,6 +17,8 @@ from gitops_gen import yamlio
 from gitops_gen.errors import UserError
 
 GroupVersionKind = tuple[str, str]  # (apiVersion, kind)
+#: Kubernetes version of the core schemas unless --kubernetes-version says otherwise.
+DEFAULT_KUBERNETES_VERSION = "1.31"
 
 #: gitops-gen's own partial schema of the ExternalSecret fields it writes (external-secrets.io/v1),
 #: used only when no CRD for the kind is given; unknown fields elsewhere in the object are allowed.

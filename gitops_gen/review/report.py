@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from gitops_gen.review.diff import DiffResult, ObjectChange
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gitops_gen.review.diff import DiffResult, ObjectChange
+
+#: Default size a markdown report is cut to: under GitHub's 65,536-character limit on a pull request body.
+DEFAULT_MAX_BYTES = 60_000
 
 SEVERITY_MARK = {"high": "HIGH", "medium": "MEDIUM", "low": "low"}
 
@@ -102,7 +108,7 @@ class _Budget:
         return True
 
 
-def as_markdown(result: DiffResult, max_bytes: int = 60_000) -> str:
+def as_markdown(result: DiffResult, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """A pull-request comment: summary table, risks, controller changes, then per-tenant ``<details>``;
     at most ``max_bytes`` bytes, with a closing note of what was cut."""
     title = f"## gitops-gen diff: `{result.base}` → `{result.head}`"

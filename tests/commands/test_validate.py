@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from gitops_gen import yamlio
 from gitops_gen.cli import app
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.generate import generate as generate_estate
+from gitops_gen.commands.init import init_estate
+from gitops_gen.commands.tenants import add_tenant
 from gitops_gen.commands.validate import ValidateRequest, overlays_affected, validate
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import HostRoute, Tenant
@@ -51,7 +53,7 @@ def _commit_all(root: Path, message: str) -> None:
 def wide_estate(estate: Path) -> Path:
     """The fixture estate plus six tenants on eu-west-1, so batches hold several overlays."""
     for i in range(6):
-        actions.add_tenant(estate, Tenant(f"t{i}", ("eu-west-1", "us-east-1"),
+        add_tenant(estate, Tenant(f"t{i}", ("eu-west-1", "us-east-1"),
                                           (HostRoute(f"t{i}.example.com", "eu-west-1"),),
                                           size=("small", "medium", "large")[i % 3]), branch=f"b{i}")
     return estate
@@ -75,7 +77,7 @@ def test_fresh_estate_is_clean_and_second_run_uses_the_cache(wide_estate: Path, 
     # A change to one overlay's inputs re-checks that overlay only.
     tenant = wide_estate / layout.tenant_file("t3")
     tenant.write_text(tenant.read_text().replace("webReplicas: 2", "webReplicas: 1"))
-    actions.generate(wide_estate)
+    generate_estate(wide_estate)
     third = validate(wide_estate, ValidateRequest(crd_dirs=(crds,)))
     assert third.checked == 2 and third.rendered == 2 and third.findings == []
 
@@ -184,7 +186,7 @@ def test_changed_since_selects_affected_overlays(wide_estate: Path, crds: Path) 
     assert none.overlays == [] and none.findings == []
     tenant = wide_estate / layout.tenant_file("t2")
     tenant.write_text(tenant.read_text().replace("size: large", "size: medium"))
-    actions.generate(wide_estate)
+    generate_estate(wide_estate)
     one = validate(wide_estate, ValidateRequest(changed_since=head, crd_dirs=(crds,)))
     assert one.overlays == ["overlays/t2/eu-west-1", "overlays/t2/us-east-1"] and one.findings == []
     _commit_all(wide_estate, "resize t2")
@@ -234,7 +236,7 @@ def test_crd_dir_that_does_not_exist(estate: Path, tmp_path: Path) -> None:
 
 
 def test_init_ci_workflow_runs_validate(tmp_path: Path) -> None:
-    actions.init_estate(tmp_path / "e", "https://git.example.com/x.git")
+    init_estate(tmp_path / "e", "https://git.example.com/x.git")
     workflow = yamlio.load((tmp_path / "e" / layout.CI_WORKFLOW).read_text())
     runs = [s.get("run", "") for s in workflow["jobs"]["check"]["steps"]]
     assert "gitops-gen validate" in runs and "gitops-gen generate --check" in runs
@@ -252,13 +254,13 @@ def test_caches_never_hide_a_change(estate: Path, crds: Path) -> None:
     found = {(f.rule, f.path or "") for f in validate(estate, request).findings}
     assert ("HTTPS003", "overlays/acme/eu-west-1/kustomization.yaml") in found
     assert ("DRIFT001", "overlays/acme/eu-west-1/ingress.yaml") in found
-    actions.generate(estate)
+    generate_estate(estate)
     assert validate(estate, request).findings == []
     project = estate / layout.appproject_file("globex")
     project.write_text(project.read_text().replace("warn: true", "warn: sometimes"))
     found = {(f.rule, f.path or "") for f in validate(estate, request).findings}
     assert {("SCHEMA002", "argocd/projects/globex.yaml"), ("DRIFT001", "argocd/projects/globex.yaml")} <= found
-    actions.generate(estate)
+    generate_estate(estate)
     shutil.rmtree(estate / layout.tenant_dir("acme"))
     messages = {f.message for f in validate(estate, request).findings if f.rule == "DRIFT001"}
     assert {"clusters/eu-west-1/tenants/acme.yaml is orphaned (its declaration is gone)",

@@ -344,7 +344,7 @@ def test_flux_kustomizations_point_at_overlays(estate: Path) -> None:
 def test_private_repository_credentials_for_flux(bare_estate: Path) -> None:
     config = bare_estate / layout.CONFIG_FILE
     config.write_text(config.read_text().replace('gitSecretRef: ""', "gitSecretRef: estate-deploy-key"))
-    from gitops_gen.commands.common import generate
+    from gitops_gen.commands.generate import generate
 
     generate(bare_estate)
     source = next(yamlio.load_all((bare_estate / layout.flux_sync_file("us-east-1")).read_text()))

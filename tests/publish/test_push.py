@@ -14,7 +14,7 @@ from pygit2.enums import CredentialType
 from typer.testing import CliRunner, Result
 
 from gitops_gen.cli import app
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.tenants import add_tenant
 from gitops_gen.errors import RemoteError, UserError
 from gitops_gen.estate.model import Tenant
 from gitops_gen.publish.push import Callbacks, PushCredentials, default_credentials, push_branch
@@ -59,7 +59,7 @@ def remote_refs(server: GitServer) -> dict[str, str]:
 
 def new_branch(estate: Path, name: str = "newco") -> tuple[str, str]:
     """A commit on a new branch, as add-tenant makes it: (branch, commit)."""
-    result = actions.add_tenant(estate, Tenant(name, ("eu-west-1",)))
+    result = add_tenant(estate, Tenant(name, ("eu-west-1",)))
     assert result.branch is not None and result.commit is not None
     return result.branch, result.commit
 

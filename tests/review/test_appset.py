@@ -11,7 +11,8 @@ import pytest
 
 from gitops_gen import gitrepo
 from gitops_gen.checks.isolation import exact_match, greedy_match
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.generate import generate as generate_estate
+from gitops_gen.commands.tenants import add_tenant
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate.model import HostRoute, Tenant
 from gitops_gen.review import gotemplate
@@ -75,7 +76,7 @@ def test_fresh_estate_expands_to_the_expected_applications(estate: Path) -> None
 
 def test_adding_a_tenant_adds_its_application_and_kustomization(estate: Path) -> None:
     base = head_id(estate)
-    actions.add_tenant(estate, Tenant("initech", ("eu-west-1", "us-east-1"),
+    add_tenant(estate, Tenant("initech", ("eu-west-1", "us-east-1"),
                                       (HostRoute("initech.wfg.example.com", "eu-west-1"),)), branch="add-initech")
     repo = repo_of(estate)
     changes = diff_controllers(CommitSide(repo, base), CommitSide(repo, "add-initech"))
@@ -99,7 +100,7 @@ def test_placing_a_tenant_on_a_second_cluster_adds_a_kustomization(estate: Path)
     decl = estate / "overlays/acme/tenant.yaml"
     decl.write_text(decl.read_text().replace("  - cluster: eu-west-1\n", "  - cluster: eu-west-1\n"
                                                                          "  - cluster: us-east-1\n", 1))
-    result = actions.generate(estate)
+    result = generate_estate(estate)
     commit(estate, [*result.plan.paths, "overlays/acme/tenant.yaml"], "Place acme on us-east-1", "acme-us")
     repo = repo_of(estate)
     changes = diff_controllers(CommitSide(repo, base), CommitSide(repo, "acme-us"))
@@ -376,7 +377,7 @@ def test_go_template_errors() -> None:
 # --------------------------------------------------------------------------- the sides
 
 def test_commit_side_never_touches_the_work_tree(estate: Path, tmp_path: Path) -> None:
-    actions.add_tenant(estate, Tenant("initech", ("us-east-1",)), branch="add-initech")
+    add_tenant(estate, Tenant("initech", ("us-east-1",)), branch="add-initech")
     # A dirty work tree: a modified file and an untracked one.
     write(estate, APPSET, (estate / APPSET).read_text() + "# edited\n")
     write(estate, "notes.txt", "untracked\n")

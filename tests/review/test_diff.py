@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gitops_gen.cli import app
-from gitops_gen.commands import common as actions
+from gitops_gen.commands.generate import generate as generate_estate
+from gitops_gen.commands.tenants import add_tenant
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import HostRoute, Tenant
 from gitops_gen.review import diff as diff_mod
@@ -75,7 +76,7 @@ def _kustomize() -> None:
 
 def test_add_tenant(estate: Path) -> None:
     base = head(estate)
-    actions.add_tenant(estate, Tenant("newco", ("eu-west-1", "us-east-1"),
+    add_tenant(estate, Tenant("newco", ("eu-west-1", "us-east-1"),
                                       (HostRoute("newco.wfg.example.com", "eu-west-1"),)))
     result = diff(estate, base, "HEAD")
     assert controllers(result) == {("Application", "argocd/newco-eu-west-1", "added"),
@@ -91,7 +92,7 @@ def test_add_tenant(estate: Path) -> None:
 def test_remove_tenant(estate: Path) -> None:
     base = head(estate)
     shutil.rmtree(estate / layout.tenant_dir("acme"))
-    actions.generate(estate)
+    generate_estate(estate)
     commit_all(estate, "Remove tenant acme")
     result = diff(estate, base, "HEAD")
     assert controllers(result) == {("Application", "argocd/acme-eu-west-1", "removed")}
@@ -116,7 +117,7 @@ def test_data_losing_its_protection_then_deleted(estate: Path) -> None:
     result = diff(estate, base, unprotected)
     assert ("data-unprotected", "acme", "eu-west-1") in risks(result)
     shutil.rmtree(estate / layout.tenant_dir("acme"))
-    actions.generate(estate)
+    generate_estate(estate)
     gone = diff(estate, unprotected)
     assert {r.message.split(" ")[0] for r in gone.risks if r.id == "data-deleted"} == {
         "Namespace/acme", "PersistentVolumeClaim/workflowgen-data", "StatefulSet/workflowgen-database"}
@@ -128,7 +129,7 @@ def test_place_tenant_on_a_second_cluster(estate: Path) -> None:
     tenant = estate / layout.tenant_file("acme")
     tenant.write_text(tenant.read_text().replace("  - cluster: eu-west-1\n", "  - cluster: eu-west-1\n"
                                                                             "  - cluster: us-east-1\n"))
-    actions.generate(estate)
+    generate_estate(estate)
     result = diff(estate, base)  # HEAD defaults to the work tree
     assert controllers(result) == {("Kustomization", "flux-system/acme", "added")}
     assert result.overlays == [("acme", "us-east-1", "added")]
@@ -141,7 +142,7 @@ def test_move_a_global_host(estate: Path) -> None:
     base = head(estate)
     tenant = estate / layout.tenant_file("globex")
     tenant.write_text(tenant.read_text().replace("placement: eu-west-1", "placement: us-east-1"))
-    actions.generate(estate)
+    generate_estate(estate)
     result = diff(estate, base)
     assert not result.controllers  # the same Applications and Kustomizations serve the tenant
     moves = [r for r in result.risks if r.id == "routing-change"]
@@ -155,12 +156,12 @@ def test_move_a_global_host(estate: Path) -> None:
 
 
 def test_version_bump_changes_every_overlay_and_a_downgrade_is_a_risk(estate: Path) -> None:
-    actions.add_tenant(estate, Tenant("hooli", ("eu-west-1",)), commit=False)  # in-cluster database, like acme
+    add_tenant(estate, Tenant("hooli", ("eu-west-1",)), commit=False)  # in-cluster database, like acme
     base = commit_all(estate, "Add hooli")
     config = estate / layout.CONFIG_FILE
     config.write_text(config.read_text().replace("version: 10.3.1", "version: 9.6.1")
                       .replace("databaseTag: 10.3.1-ubuntu-18.04", "databaseTag: 9.6.1-ubuntu-18.04"))
-    actions.generate(estate)
+    generate_estate(estate)
     down = commit_all(estate, "Go back to 9.6.1")
     result = diff(estate, base, down)
     assert not result.controllers
@@ -214,7 +215,7 @@ def test_configmap_hash_change_is_a_rename_not_noise(estate: Path) -> None:
     base = head(estate)
     tenant = estate / layout.tenant_file("acme")
     tenant.write_text(tenant.read_text().replace("auth: application", "auth: okta"))
-    actions.generate(estate)
+    generate_estate(estate)
     result = diff(estate, base)
     config_map = next(o for o in result.objects if o.kind == "ConfigMap")
     assert config_map.renamed_from and config_map.renamed_from != config_map.name
@@ -248,7 +249,7 @@ def test_cli_outputs_and_exit_code(estate: Path) -> None:
     runner = CliRunner()
     same = runner.invoke(app, ["diff", base, "--repo", str(estate), "--exit-code"])
     assert same.exit_code == 0 and "No change" in same.stdout
-    actions.add_tenant(estate, Tenant("newco", ("eu-west-1",)), commit=False)
+    add_tenant(estate, Tenant("newco", ("eu-west-1",)), commit=False)
     text = runner.invoke(app, ["diff", base, "--repo", str(estate), "--exit-code"])
     assert text.exit_code == 1 and "newco on eu-west-1" in text.stdout
     data: dict[str, Any] = json.loads(runner.invoke(app, ["diff", base, "--repo", str(estate), "-o", "json"]).stdout)
@@ -268,7 +269,7 @@ def test_cli_outputs_and_exit_code(estate: Path) -> None:
 def test_default_base_is_the_merge_base_with_main(estate: Path) -> None:
     repo = pygit2.Repository(str(estate))
     main_tip = str(repo.references["refs/heads/main"].target)
-    actions.add_tenant(estate, Tenant("newco", ("eu-west-1",)))
+    add_tenant(estate, Tenant("newco", ("eu-west-1",)))
     assert pygit2.Repository(str(estate)).head.shorthand == "gitops-gen/add-tenant-newco"
     result = diff(estate)
     assert result.base == f"merge base with main ({main_tip[:7]})"

@@ -1,0 +1,108 @@
+"""The estate as a whole: ``init``, ``generate``, ``list`` and ``route``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gitops_gen.cli.options import DryRunOpt, NoCommitOpt, Output, OutputOpt, RepoOpt
+from gitops_gen.cli.output import err, out, print_change, print_json, run_core
+
+
+class SecretsOpt(StrEnum):
+    external_secrets = "external-secrets"
+    pre_provisioned = "pre-provisioned"
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="Directory of the new estate (created if missing).")],
+    repo_url: Annotated[str, typer.Option("--repo-url", help="URL Argo CD and Flux clone the estate from.")],
+    revision: Annotated[str, typer.Option(help="Branch the controllers follow.")] = "main",
+    workflowgen_version: Annotated[str, typer.Option(help="WorkflowGen version (X.Y.Z).")] = "10.3.1",
+    secrets: Annotated[SecretsOpt, typer.Option(help="How Secrets reach tenant namespaces.")] =
+        SecretsOpt.external_secrets,
+    dry_run: DryRunOpt = False,
+    no_commit: NoCommitOpt = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Scaffold an estate: gitops-gen.yaml, the WorkflowGen base, a CI workflow. Safe to re-run."""
+    from gitops_gen.commands.init import init_estate
+
+    result = run_core(lambda: init_estate(path, repo_url, revision, workflowgen_version, secrets.value,
+                                          dry_run=dry_run, commit=not no_commit))
+    print_change(result, output, f"Estate ready in {path}")
+
+
+def generate(
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if any derived file is stale, "
+                                        "orphaned or hand-edited.")] = False,
+    repo: RepoOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Regenerate every derived file from the declarations and remove orphaned ones."""
+    from gitops_gen.commands.common import resolve_root
+    from gitops_gen.commands.generate import generate as generate_files
+
+    result = run_core(lambda: generate_files(resolve_root(repo), dry_run=dry_run or check))
+    if check:
+        if output is Output.json:
+            print_json({"upToDate": result.plan.empty, "changes": result.plan.as_json()})
+        elif result.plan.empty:
+            out.print("All derived files are up to date.")
+        else:
+            err.print("[bold red]Derived files are out of date:[/]", markup=True)
+            for c in result.plan.changes:
+                what = {"create": "missing", "delete": "orphaned"}.get(c.action, c.reason)
+                err.print(f"  {what:12} {c.path}", highlight=False)
+            err.print("[yellow]hint:[/] run 'gitops-gen generate' and commit the result; hand edits of derived "
+                      "files are overwritten, so change the declarations instead", markup=True)
+        raise typer.Exit(0 if result.plan.empty else 1)
+    print_change(result, output, "Generated")
+
+
+def list_(repo: RepoOpt = None, output: OutputOpt = Output.table) -> None:
+    """Tenants by cluster, with regions, namespaces and hosts."""
+    from gitops_gen.commands.common import resolve_root
+    from gitops_gen.commands.query import list_placements
+
+    clusters, rows = run_core(lambda: list_placements(resolve_root(repo)))
+    if output is Output.json:
+        print_json({
+            "clusters": [
+                {"name": c.name, "region": c.region, "controller": c.controller, "windowsBuild": c.windows_build,
+                 "domain": c.domain, "labels": dict(c.labels),
+                 "tenants": [r.as_json() for r in rows if r.cluster == c.name]}
+                for c in sorted(clusters.values(), key=lambda c: c.name)
+            ],
+        })
+        return
+    table = Table("cluster", "region", "controller", "tenant", "namespace", "hosts", box=None, pad_edge=False)
+    for r in rows:
+        table.add_row(r.cluster, r.region, r.controller, r.tenant, r.namespace,
+                      ", ".join([*r.global_hosts, r.regional_host]))
+    out.print(table)
+    out.print(f"{len({r.tenant for r in rows})} tenants, {len(rows)} placements on {len(clusters)} clusters.")
+
+
+def route(
+    host: Annotated[str, typer.Argument(help="Host name, e.g. acme.wfg.example.com.")],
+    repo: RepoOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Which tenant, cluster, region and namespace serve a host."""
+    from gitops_gen.commands.common import resolve_root
+    from gitops_gen.commands.query import route as find_route
+
+    r = run_core(lambda: find_route(resolve_root(repo), host))
+    if output is Output.json:
+        print_json(r.as_json())
+        return
+    for key, value in (("host", f"{r.host} ({r.kind})"), ("tenant", r.row.tenant), ("cluster", r.row.cluster),
+                       ("region", r.row.region), ("namespace", r.row.namespace),
+                       ("controller", r.row.controller), ("url", f"https://{r.host}/wfgen")):
+        out.print(f"{key:11}{value}", highlight=False)

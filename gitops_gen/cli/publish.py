@@ -1,0 +1,137 @@
+"""``gitops-gen pr``, and the --push/--pr step of the committing commands."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from gitops_gen.cli.options import ApiUrlOpt, BaseOpt, Output, OutputOpt, RemoteOpt, RepoOpt
+from gitops_gen.cli.output import err, out, print_change, print_error, print_json, run_core
+from gitops_gen.errors import GitopsGenError, UserError
+from gitops_gen.redact import redact
+from gitops_gen.review.report import DEFAULT_MAX_BYTES
+
+if TYPE_CHECKING:
+    from gitops_gen.publish.pullrequest import PublishRequest, PublishResult
+    from gitops_gen.write.writer import ChangeResult
+
+
+
+def publish_request(push: bool, pr: bool, base: str | None, remote: str | None, api_url: str | None,
+                    dry_run: bool, no_commit: bool) -> PublishRequest | None:
+    """--push / --pr of a committing command; bad combinations fail before anything is written."""
+    def check() -> PublishRequest | None:
+        flag = "--pr" if pr else "--push"
+        if (pr or push) and (dry_run or no_commit):
+            raise UserError(f"{flag} pushes the commit, and {'--dry-run' if dry_run else '--no-commit'} makes none",
+                            f"drop one of them; '{'--dry-run' if dry_run else '--no-commit'}' then "
+                            "'gitops-gen pr --dry-run' shows what a pull request would say")
+        if not (pr or push):
+            for name, value in (("--base", base), ("--remote", remote), ("--api-url", api_url)):
+                if value is not None:
+                    raise UserError(f"{name} is for pushing and pull requests", "add --pr (or --push), or drop it")
+            return None
+        if api_url is not None and not pr:
+            raise UserError("--api-url is for pull requests", "use --pr instead of --push, or drop --api-url")
+        from gitops_gen.publish.pullrequest import PublishRequest
+
+        return PublishRequest(pull_request=pr, base=base, remote=remote, api_url=api_url)
+
+    return run_core(check)
+
+
+def check_target(root: Path, publish: PublishRequest | None) -> None:
+    if publish is not None:
+        from gitops_gen.publish import pullrequest
+
+        pullrequest.resolve_target(root, publish)
+
+
+def change_then_publish(run: Callable[[], ChangeResult], repo: Path | None,
+                        publish: PublishRequest | None, output: Output, done: str) -> None:
+    """The command's change, then (once committed) the push and pull request. A failure of the second
+    step keeps the commit: its report is printed, then the error, and the exit code is the error's."""
+    result = run_core(run)
+    if publish is None or result.commit is None:
+        print_change(result, output, done)
+        return
+    from gitops_gen.commands.common import resolve_root
+    from gitops_gen.publish import pullrequest
+
+    request = pullrequest.PublishRequest(publish.pull_request, publish.base, publish.remote, publish.api_url,
+                                         branch=result.branch)
+    try:
+        published = pullrequest.publish(resolve_root(repo), request)
+    except GitopsGenError as exc:
+        if os.environ.get("GITOPS_GEN_DEBUG"):
+            raise
+        result.extra["publish"] = {"error": redact(exc.message)}
+        print_change(result, output, done)
+        print_error(exc)
+        raise typer.Exit(exc.exit_code) from None
+    result.extra["publish"] = published.as_json()
+    print_change(result, output, done)
+    if output is Output.table:
+        print_published(published)
+
+
+def print_published(result: PublishResult) -> None:
+    t = result.target
+    kind = result.kind
+    forge_name = {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea"}.get(t.provider or "", "the forge")
+    if result.action.startswith("would"):
+        out.print(f"Would push {result.branch} ({result.commit[:12]}) to {t.remote} ({t.remote_url}).", highlight=False)
+        if result.action == "would-open":
+            token = f"${t.token_env} is set" if t.token is not None else f"${t.token_env} is NOT set"
+            out.print(f"Would open a {kind} into {t.base} on {forge_name} ({t.api_url}, {t.project}), or update the "
+                      f"branch's open one; {token}.", highlight=False)
+    else:
+        out.print(f"Pushed {result.branch} ({result.commit[:12]}) to {t.remote} ({t.remote_url}).", highlight=False)
+        if result.action in ("created", "updated"):
+            verb = "Opened" if result.action == "created" else "Updated"
+            out.print(f"{verb} {kind} #{result.number} into {t.base} on {forge_name}: {result.url}", highlight=False)
+    if result.title is not None:
+        out.print(f"  title        {result.title}", highlight=False)
+        out.print(f"  labels       {', '.join(result.labels) or '-'}", highlight=False)
+        out.print(f"  description  {len((result.body or '').encode()):,} bytes: gitops-gen diff against {t.base} "
+                  "and a review checklist", highlight=False)
+    for note in result.notes:
+        err.print(f"[yellow]warning:[/] {escape(note)}", markup=True, highlight=False)
+
+
+def pr_(
+    base: BaseOpt = None,
+    branch: Annotated[str | None, typer.Option(help="Branch to push (default: the current branch).",
+                                               show_default=False)] = None,
+    remote: RemoteOpt = None,
+    api_url: ApiUrlOpt = None,
+    max_bytes: Annotated[int, typer.Option(help="Cut the diff in the description to this size.")] =
+        DEFAULT_MAX_BYTES,
+    repo: RepoOpt = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the title, labels and description; push nothing, call no API.")] = False,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Push the current branch and open its pull request, or update the open one (GitHub, GitLab, Gitea).
+
+    The description is 'gitops-gen diff --output markdown' against the base plus a review checklist. Safe to
+    re-run: after a failure it finishes the job; on a branch with an open pull request it updates it.
+    """
+    from gitops_gen.commands.common import resolve_root
+    from gitops_gen.publish import pullrequest
+
+    request = pullrequest.PublishRequest(pull_request=True, base=base, remote=remote, api_url=api_url,
+                                         branch=branch, dry_run=dry_run, max_bytes=max_bytes)
+    result = run_core(lambda: pullrequest.publish(resolve_root(repo), request))
+    if output is Output.json:
+        print_json(result.as_json())
+    else:
+        print_published(result)
+        if dry_run and result.body is not None:
+            out.print()
+            out.print(escape(result.body), highlight=False)

@@ -1,0 +1,96 @@
+"""``gitops-gen add-tenant`` (and the tenant lifecycle commands to come)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gitops_gen.cli.options import (
+    ApiUrlOpt,
+    BaseOpt,
+    DryRunOpt,
+    NoCommitOpt,
+    Output,
+    OutputOpt,
+    PrOpt,
+    PushOpt,
+    RemoteOpt,
+    RepoOpt,
+)
+from gitops_gen.cli.publish import change_then_publish, check_target, publish_request
+from gitops_gen.errors import UserError
+from gitops_gen.estate.model import AUTH_MODES, SIZE_TIERS, HostRoute
+
+if TYPE_CHECKING:
+    from gitops_gen.write.writer import ChangeResult
+
+
+class DatabaseOpt(StrEnum):
+    in_cluster = "in-cluster"
+    external = "external"
+
+
+def _host_routes(hosts: list[str], clusters: list[str]) -> tuple[HostRoute, ...]:
+    routes = []
+    for h in hosts:
+        host, sep, placement = h.partition("=")
+        if sep and not placement:
+            raise UserError(f"--host {h!r} names no cluster after '='", "write HOST or HOST=CLUSTER")
+        routes.append(HostRoute(host.strip().lower(), placement or clusters[0]))
+    return tuple(routes)
+
+
+def add_tenant(
+    name: Annotated[str, typer.Argument(help="Tenant name; also its namespace (DNS label, at most 40 characters).")],
+    cluster: Annotated[list[str], typer.Option(help="Cluster to place the tenant on (repeatable).")],
+    host: Annotated[list[str] | None, typer.Option(
+        help="Global host HOST or HOST=CLUSTER (repeatable); served by that placement, by default the first.")]
+        = None,
+    web_replicas: Annotated[int | None, typer.Option(help="Web pods per placement (default: from gitops-gen.yaml).")]
+        = None,
+    size: Annotated[str | None, typer.Option(help=f"Size tier: {', '.join(SIZE_TIERS)}.")] = None,
+    auth: Annotated[str | None, typer.Option(help=f"WFGEN_AUTH_MODE: {', '.join(AUTH_MODES)}.")] = None,
+    database: Annotated[DatabaseOpt | None, typer.Option(help="In-cluster SQL Server or an external one.")] = None,
+    database_cidr: Annotated[list[str] | None, typer.Option(
+        help="External database address block (repeatable); egress is allowed only there.")] = None,
+    database_port: Annotated[int, typer.Option(help="External database port.")] = 1433,
+    secret_key: Annotated[str | None, typer.Option(
+        help="Key of the tenant's secrets in the external store (default: <keyPrefix>/<tenant>).")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-tenant-NAME).")]
+        = None,
+    repo: RepoOpt = None,
+    dry_run: DryRunOpt = False,
+    no_commit: NoCommitOpt = False,
+    push: PushOpt = False,
+    pr: PrOpt = False,
+    base: BaseOpt = None,
+    remote: RemoteOpt = None,
+    api_url: ApiUrlOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Add a tenant: its declaration, overlays and controller objects, committed on a new branch."""
+    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit)
+
+    def run() -> ChangeResult:
+        from gitops_gen.commands.common import config_of, resolve_root
+        from gitops_gen.commands.tenants import add_tenant as add
+        from gitops_gen.estate.model import DatabaseSpec, Tenant
+
+        root = resolve_root(repo)
+        check_target(root, publish)
+        defaults = config_of(root).defaults
+        db_mode = database.value if database else defaults.database
+        if database_cidr and db_mode != "external":
+            raise UserError("--database-cidr is for an external database", "add --database external")
+        tenant = Tenant(
+            name=name, placements=tuple(cluster), hosts=_host_routes(host or [], cluster),
+            web_replicas=web_replicas if web_replicas is not None else defaults.web_replicas,
+            size=size or defaults.size, auth=auth or defaults.auth,
+            database=DatabaseSpec(db_mode, tuple(database_cidr or ()), database_port),
+            secret_key=secret_key,
+        )
+        return add(root, tenant, dry_run=dry_run, commit=not no_commit, branch=branch)
+
+    change_then_publish(run, repo, publish, output, f"Tenant {name} added")
