@@ -1,78 +1,51 @@
-"""Checks over what would actually be applied: rendered overlays and the controller objects.
+"""Checks over what would actually be applied: rendered overlays, the controller objects, repository files.
 
-A ``Finding`` names its rule, the tenant and cluster, the object and the file to look at, says
-what is wrong and how to fix it. Rules are registered in ``RULES`` with an id, a severity and a
-one-line fix hint; ``gitops-gen validate`` documents them (``--output json`` and SARIF carry them).
+The rule families each live in their own module and register their rules at import: ``isolation``,
+``https``, ``routing``, ``windows``, ``secrets``, ``data``, ``schema`` and ``drift``, over the shared views
+of ``objects``. Importing this package imports every family, so ``RULES`` is the complete registry.
+Four entry points, each returning ``Finding``s (an empty list on a correct estate):
+
+- ``check_overlay(ctx)``: one tenant overlay's rendered objects (isolation, HTTPS, routing of that
+  placement, Windows and WorkflowGen facts, secrets, data protection);
+- ``check_routing(estate, rendered)``: hosts across every rendered overlay;
+- ``check_controllers(root, estate)``: the Argo CD and Flux objects under ``clusters/`` and ``argocd/``;
+- ``check_repository_secrets(root, files)``: secret values written into repository YAML files.
+
+Every rule is registered with its id, severity, title and a one-line fix; the facts each rule
+enforces are in DOMAIN.md (WorkflowGen in containers, tenant isolation, Argo CD, Flux).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from gitops_gen.checks import data, drift, https, isolation, routing, schema, secrets, windows
+from gitops_gen.checks.data import check_controllers
+from gitops_gen.checks.objects import Overlay, OverlayContext, overlay_context
+from gitops_gen.checks.registry import RULES, Finding, Rule, Severity, finding, rule
+from gitops_gen.checks.routing import check_routing
+from gitops_gen.checks.secrets import check_repository_secrets
 
-Severity = Literal["error", "warning"]
+__all__ = [
+    "CONTROLLER_RULES", "OVERLAY_RULES", "REPOSITORY_RULES", "ROUTING_RULES", "RULES", "Finding", "OverlayContext",
+    "Rule", "Severity", "check_controllers", "check_overlay", "check_repository_secrets", "check_routing",
+    "finding", "overlay_context", "rule",
+]
 
+#: Rule ids by entry point.
+OVERLAY_RULES = ("ISO001", "ISO002", "ISO003", "ISO004", "ISO005", "ISO006", "ISO007", "ISO008", "ISO009",
+                 "ISO010", "ISO011", "HTTPS001", "HTTPS002", "HTTPS003", "HTTPS004", "ROUTE003", "ROUTE004",
+                 "WIN001", "WIN002", "WIN003", "WIN004", "WIN005", "SEC001", "SEC002", "DATA001", "DATA002")
+ROUTING_RULES = ("ROUTE001", "ROUTE002")
+CONTROLLER_RULES = ("DATA003", "DATA004", "DATA005", "DATA006", "DATA007")
+REPOSITORY_RULES = ("SEC001",)
 
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    severity: Severity
-    title: str
-    hint: str
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    severity: Severity
-    message: str
-    hint: str
-    tenant: str | None = None
-    cluster: str | None = None
-    #: "Kind/name" of the object, or None for a finding about a file or the estate.
-    obj: str | None = None
-    #: Repository-relative file to look at (the overlay's kustomization.yaml for rendered objects).
-    path: str | None = None
-
-    def as_json(self) -> dict[str, object]:
-        return {"rule": self.rule, "severity": self.severity, "tenant": self.tenant, "cluster": self.cluster,
-                "object": self.obj, "path": self.path, "message": self.message, "hint": self.hint}
-
-    @classmethod
-    def from_json(cls, d: dict[str, object]) -> Finding:
-        def opt(key: str) -> str | None:
-            value = d.get(key)
-            return None if value is None else str(value)
-
-        return cls(rule=str(d["rule"]), severity="error" if d["severity"] == "error" else "warning",
-                   message=str(d["message"]), hint=str(d["hint"]), tenant=opt("tenant"), cluster=opt("cluster"),
-                   obj=opt("object"), path=opt("path"))
+#: The per-overlay checks of every family, in the order they run.
+_OVERLAY_CHECKS = (*isolation.OVERLAY_CHECKS, *https.OVERLAY_CHECKS, *routing.OVERLAY_CHECKS,
+                   *windows.OVERLAY_CHECKS, *secrets.OVERLAY_CHECKS, *data.OVERLAY_CHECKS)
+# Families whose rules are emitted by the validate pipeline itself, not by a check here.
+_PIPELINE_FAMILIES = (schema, drift)
 
 
-RULES: dict[str, Rule] = {}
-
-
-def rule(id: str, severity: Severity, title: str, hint: str) -> Rule:
-    """Register a rule; ids are unique and stable (other tools and SARIF consumers rely on them)."""
-    if id in RULES:
-        raise ValueError(f"rule {id} registered twice")
-    RULES[id] = Rule(id, severity, title, hint)
-    return RULES[id]
-
-
-def finding(r: Rule, message: str, *, tenant: str | None = None, cluster: str | None = None,
-            obj: str | None = None, path: str | None = None) -> Finding:
-    return Finding(r.id, r.severity, message, r.hint, tenant, cluster, obj, path)
-
-
-# Rules that the validate pipeline itself emits (schemas and drift); the rest live in checks.rules.
-SCHEMA_CORE = rule("SCHEMA001", "error", "Object does not match the Kubernetes schema",
-                   "fix the field named in the message; kubectl would reject the object")
-SCHEMA_CUSTOM = rule("SCHEMA002", "error", "Custom resource does not match its CRD schema",
-                     "fix the field named in the message; the API server would reject the object")
-SCHEMA_MISSING = rule("SCHEMA003", "warning", "No schema for a custom kind",
-                      "pass its CRD file with --crd-dir or list the folder under 'crds' in gitops-gen.yaml")
-DRIFT = rule("DRIFT001", "error", "Derived file differs from what 'gitops-gen generate' writes",
-             "run 'gitops-gen generate' and commit the result; change declarations, not derived files")
-YAML_INVALID = rule("YAML001", "error", "File is not valid YAML",
-                    "fix the YAML syntax at the line named; the controller cannot read the file either")
+def check_overlay(ctx: OverlayContext) -> list[Finding]:
+    """Every per-overlay rule over one overlay's rendered objects."""
+    o = Overlay(ctx)
+    return [f for check in _OVERLAY_CHECKS for f in check(o)]

@@ -268,3 +268,25 @@ def render_overlays(root: Path, overlays: Sequence[OverlayRef], cache: RenderCac
             if progress:
                 progress(done, total)
     return result
+
+
+def overlays_affected(changed: Iterable[str], placements: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Placements whose rendered output or checks can change with these paths."""
+    affected: set[tuple[str, str]] = set()
+    by_tenant: dict[str, list[tuple[str, str]]] = {}
+    by_cluster: dict[str, list[tuple[str, str]]] = {}
+    for p in placements:
+        by_tenant.setdefault(p[0], []).append(p)
+        by_cluster.setdefault(p[1], []).append(p)
+    for path in changed:
+        parts = path.split("/")
+        if path == layout.CONFIG_FILE or parts[0] == layout.BASE_DIR:
+            return set(placements)  # the base and the estate settings shape every overlay
+        if parts[0] == layout.CLUSTERS_DIR and len(parts) == 3 and parts[2] == "cluster.yaml":
+            affected.update(by_cluster.get(parts[1], []))
+        elif parts[0] == layout.OVERLAYS_DIR and len(parts) >= 3:
+            if parts[2] == "tenant.yaml":
+                affected.update(by_tenant.get(parts[1], []))
+            elif (parts[1], parts[2]) in set(by_tenant.get(parts[1], [])):
+                affected.add((parts[1], parts[2]))
+    return affected

@@ -1,6 +1,6 @@
-"""The controller level of a diff: what Argo CD and Flux would run on each side, computed offline.
+"""Argo CD's side of a diff: the Applications each side's ApplicationSets generate, computed offline.
 
-Argo CD: every ApplicationSet in a YAML file under ``clusters/`` and ``argocd/`` is expanded the way the
+Every ApplicationSet in a YAML file under ``clusters/`` and ``argocd/`` is expanded the way the
 ApplicationSet controller does it (argo-cd ``applicationset/generators`` and ``applicationset/utils``;
 docs: operator-manual/applicationset Generators-Git, Generators-Git-File-Globbing, Generators-List,
 Generators-Matrix, Generators-Merge, GoTemplate, Template):
@@ -43,33 +43,29 @@ file and ApplicationSet: a missing key under ``missingkey=error``, a template th
 execute, a matched file that is not YAML, a matrix without two children, non-unique merge keys, two
 Applications of the same name. Argo CD then generates nothing for that ApplicationSet and changes none
 of its Applications.
-
-Flux: every ``kustomize.toolkit.fluxcd.io`` Kustomization in a YAML file under ``clusters/``.
 """
 
 from __future__ import annotations
 
 import bisect
 import copy
-import dataclasses
 import datetime
-import functools
 import json
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from gitops_gen import yamlio
-from gitops_gen.checks.isolation import exact_match, greedy_match
+from gitops_gen.checks.data import exact_match, greedy_match
 from gitops_gen.errors import UserError
 from gitops_gen.estate import layout
 from gitops_gen.generate.common import LABEL_CLUSTER, LABEL_TENANT
 from gitops_gen.review import gotemplate
-from gitops_gen.review.sides import Side
+from gitops_gen.review.sides import Side, cluster_of, docs_of, first_doc_of, yaml_files
 
 # --------------------------------------------------------------------------- results
 
@@ -97,24 +93,6 @@ class Application:
 
 
 @dataclass(frozen=True)
-class FluxKustomization:
-    """A Flux ``kustomize.toolkit.fluxcd.io`` Kustomization."""
-
-    name: str
-    namespace: str  #: '' when the file gives none
-    path: str
-    target_namespace: str | None
-    prune: bool
-    service_account: str | None
-    source: str  #: 'GitRepository/<name>', or 'GitRepository/<namespace>/<name>' for another namespace
-    interval: str
-    file: str
-    tenant: str | None  #: label gitops-gen.io/tenant, else the name of a clusters/<c>/tenants/<t>.yaml file
-    cluster: str | None  #: label gitops-gen.io/cluster, else the clusters/<cluster>/ of its file
-    suspend: bool = False
-
-
-@dataclass(frozen=True)
 class Unexpanded:
     """A generator (or template feature) whose effect cannot be computed offline; it is skipped."""
 
@@ -128,18 +106,6 @@ class Unexpanded:
 class ArgoExpansion:
     applications: dict[str, Application]  #: keyed '<namespace>/<name>'
     unexpanded: tuple[Unexpanded, ...]
-
-
-@dataclass(frozen=True)
-class ControllerChange:
-    kind: str  #: 'Application' or 'Kustomization'
-    key: str  #: '<namespace>/<name>'
-    change: str  #: 'added', 'removed' or 'changed'
-    tenant: str | None
-    cluster: str | None
-    #: (field, old, new): the fields that differ for 'changed'; for 'added' (old '') and 'removed' (new '')
-    #: every field with a value other than empty or its default
-    fields: tuple[tuple[str, str, str], ...]
 
 
 class GenerationError(UserError):
@@ -281,45 +247,6 @@ def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
         if not ok:
             return False
     return True
-
-
-def _cluster_of(rel: str) -> str | None:
-    parts = rel.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == layout.CLUSTERS_DIR else None
-
-
-def _yaml_files(files: list[str], *roots: str) -> Iterator[str]:
-    for root in roots:
-        prefix = root + "/"
-        i = bisect.bisect_left(files, prefix)
-        while i < len(files) and files[i].startswith(prefix):
-            if files[i].endswith((".yaml", ".yml", ".json")):
-                yield files[i]
-            i += 1
-
-
-@functools.lru_cache(maxsize=65_536)
-def _parsed(data: bytes) -> tuple[Any, ...] | None:
-    """The documents of a file, parsed once per content: both sides of a diff share most files. None when
-    it is not YAML. Callers get deep copies (``_docs``, ``_first_doc``), never these objects."""
-    try:
-        return tuple(yamlio.load_all(data))
-    except yaml.YAMLError:
-        return None
-
-
-def _docs(data: bytes) -> list[Mapping[str, Any]]:
-    docs = _parsed(data)
-    # not YAML: validate reports it; neither controller applies anything from it
-    return [copy.deepcopy(d) for d in docs or () if isinstance(d, Mapping)]
-
-
-def _first_doc(data: bytes) -> Any:
-    """The first document of a file (None for an empty one); yaml.YAMLError when it is not YAML."""
-    docs = _parsed(data)
-    if docs is None:
-        return next(yamlio.load_all(data), None)  # raises the parser's own error
-    return copy.deepcopy(docs[0]) if docs else None
 
 
 # --------------------------------------------------------------------------- one side
@@ -556,7 +483,7 @@ class _Expander:
     def file_params(self, rel: str, prefix: str, where: str) -> list[dict[str, Any]]:
         raw = self.ctx.read(rel)
         try:
-            doc = _first_doc(raw if raw is not None else b"")
+            doc = first_doc_of(raw if raw is not None else b"")
         except yaml.YAMLError as exc:
             raise self.fail(f"{where}: unable to process file '{rel}': not YAML or JSON ({exc})".replace("\n", " ")) \
                 from None
@@ -725,7 +652,7 @@ class _Expander:
         else:
             on = [k for k in ("prune", "selfHeal", "allowEmpty") if automated.get(k) in (True, "true")]
             mode = "+".join(on) or "automated"
-        tenant, cluster = labels.get(LABEL_TENANT), labels.get(LABEL_CLUSTER) or _cluster_of(self.rel)
+        tenant, cluster = labels.get(LABEL_TENANT), labels.get(LABEL_CLUSTER) or cluster_of(self.rel)
         return Application(
             name=name,
             project=str(spec.get("project") or "default"),
@@ -759,11 +686,11 @@ def expand_applicationsets(side: Side, repo_url: str | None = None) -> ArgoExpan
     apps: dict[str, Application] = {}
     owners: dict[str, str] = {}
     unexpanded: list[Unexpanded] = []
-    for rel in _yaml_files(ctx.files, layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
+    for rel in yaml_files(ctx.files, layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
         data = ctx.read(rel)
         if data is None or not _APPSET.search(data):
             continue
-        for doc in _docs(data):
+        for doc in docs_of(data):
             if doc.get("kind") != "ApplicationSet" or not str(doc.get("apiVersion", "")).startswith("argoproj.io/"):
                 continue
             expander = _Expander(ctx, rel, doc)
@@ -809,11 +736,11 @@ def inputs_confined(side: Side) -> bool:
     those gitops-gen writes do). Then a change touching none of those leaves every Application and Flux
     Kustomization as it was."""
     roots = (layout.CLUSTERS_DIR, layout.ARGOCD_DIR)
-    for rel in _yaml_files(side.files(), *roots):
+    for rel in yaml_files(side.files(), *roots):
         data = side.read(rel)
         if data is None or not _APPSET.search(data):
             continue
-        for doc in _docs(data):
+        for doc in docs_of(data):
             if doc.get("kind") == "ApplicationSet" and not all(
                     isinstance(g, Mapping) and _reads_within(g, roots)
                     for g in _l(_m(doc.get("spec")).get("generators"))):
@@ -824,101 +751,3 @@ def inputs_confined(side: Side) -> bool:
 def generated_applications(side: Side, repo_url: str | None = None) -> dict[str, Application]:
     """The Applications the side's ApplicationSets generate, keyed '<namespace>/<name>' (see module doc)."""
     return expand_applicationsets(side, repo_url).applications
-
-
-_FLUX = re.compile(rb"kustomize\.toolkit\.fluxcd\.io")
-
-
-def flux_kustomizations(side: Side) -> dict[str, FluxKustomization]:
-    """The Flux Kustomizations in the side's YAML files under clusters/, keyed '<namespace>/<name>'
-    (the first file in path order wins when two files declare the same one)."""
-    files = side.files()
-    out: dict[str, FluxKustomization] = {}
-    for rel in _yaml_files(files, layout.CLUSTERS_DIR):
-        data = side.read(rel)
-        if data is None or not _FLUX.search(data):
-            continue
-        for doc in _docs(data):
-            api = str(doc.get("apiVersion", ""))
-            if doc.get("kind") != "Kustomization" or not api.startswith("kustomize.toolkit.fluxcd.io/"):
-                continue
-            meta, spec = _m(doc.get("metadata")), _m(doc.get("spec"))
-            labels = _m(meta.get("labels"))
-            name, namespace = str(meta.get("name") or ""), str(meta.get("namespace") or "")
-            ref = _m(spec.get("sourceRef"))
-            ref_ns = str(ref.get("namespace") or "")
-            other_ns = f"{ref_ns}/" if ref_ns and ref_ns != namespace else ""
-            source = f"{ref.get('kind', '')}/{other_ns}{ref.get('name', '')}"
-            tenant = labels.get(LABEL_TENANT)
-            parts = rel.split("/")
-            if tenant is None and len(parts) == 4 and parts[2] == "tenants":
-                tenant = posixpath.splitext(parts[3])[0]
-            cluster = labels.get(LABEL_CLUSTER) or _cluster_of(rel)
-            key = f"{namespace}/{name}"
-            if key in out:
-                continue
-            out[key] = FluxKustomization(
-                name=name, namespace=namespace, path=str(spec.get("path") or ""),
-                target_namespace=str(spec["targetNamespace"]) if spec.get("targetNamespace") else None,
-                prune=spec.get("prune") is True,
-                service_account=str(spec["serviceAccountName"]) if spec.get("serviceAccountName") else None,
-                source=source, interval=str(spec.get("interval") or ""), file=rel,
-                tenant=None if tenant is None else str(tenant), cluster=None if cluster is None else str(cluster),
-                suspend=spec.get("suspend") is True)
-    return dict(sorted(out.items()))
-
-
-#: (shown name, attribute) of the fields a change reports, in order.
-_APP_FIELDS = (
-    ("project", "project"), ("source.repoURL", "repo_url"), ("source.targetRevision", "target_revision"),
-    ("source.path", "path"), ("destination.server", "destination_server"), ("destination.name", "destination_name"),
-    ("destination.namespace", "namespace"), ("syncPolicy.automated", "automated"),
-    ("syncPolicy.syncOptions", "sync_options"), ("applicationSet", "appset"),
-    ("applicationsSync", "applications_sync"), (f"labels.{LABEL_TENANT}", "tenant"),
-    (f"labels.{LABEL_CLUSTER}", "cluster"),
-)
-_FLUX_FIELDS = (
-    ("path", "path"), ("targetNamespace", "target_namespace"), ("prune", "prune"),
-    ("serviceAccountName", "service_account"), ("sourceRef", "source"), ("interval", "interval"),
-    ("suspend", "suspend"), ("file", "file"), (f"labels.{LABEL_TENANT}", "tenant"),
-    (f"labels.{LABEL_CLUSTER}", "cluster"),
-)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def _changes(kind: str, old: Mapping[str, Any], new: Mapping[str, Any],
-             names: tuple[tuple[str, str], ...]) -> Iterator[ControllerChange]:
-    for key in old.keys() | new.keys():
-        before, after = old.get(key), new.get(key)
-        if before is None or after is None:
-            obj: Any = after if after is not None else before
-            defaults = {f.name: f.default for f in dataclasses.fields(obj)}
-            shown = [(name, _shown(getattr(obj, attr))) for name, attr in names
-                     if getattr(obj, attr) != defaults[attr]]
-            shown = [(n, v) for n, v in shown if v]
-            fields = tuple((n, "", v) if after is not None else (n, v, "") for n, v in shown)
-            yield ControllerChange(kind, key, "added" if after is not None else "removed", obj.tenant, obj.cluster,
-                                   fields)
-            continue
-        diff = tuple((name, _shown(getattr(before, attr)), _shown(getattr(after, attr))) for name, attr in names
-                     if getattr(before, attr) != getattr(after, attr))
-        if diff:
-            yield ControllerChange(kind, key, "changed", after.tenant or before.tenant, after.cluster or before.cluster,
-                                   diff)
-
-
-def diff_controllers(base: Side, head: Side) -> list[ControllerChange]:
-    """Applications (generated offline) and Flux Kustomizations added, removed or changed from ``base`` to
-    ``head``, sorted by tenant, cluster, kind and key. Each side reads its own gitops-gen.yaml."""
-    changes = [*_changes("Application", generated_applications(base), generated_applications(head), _APP_FIELDS),
-               *_changes("Kustomization", flux_kustomizations(base), flux_kustomizations(head), _FLUX_FIELDS)]
-    return sorted(changes, key=lambda c: (c.tenant or "", c.cluster or "", c.kind, c.key))

@@ -21,9 +21,7 @@ from typing import Any
 
 import pygit2
 
-from gitops_gen import gitrepo, yamlio
-from gitops_gen.checks import isolation as overlay_rules
-from gitops_gen.commands.validate import overlays_affected
+from gitops_gen import checks, gitrepo, yamlio
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate, load_estate
@@ -33,11 +31,13 @@ from gitops_gen.render.kustomize import (
     RenderCache,
     overlay_input_hash,
     overlay_input_hash_of,
+    overlays_affected,
     render_overlays,
     shared_input_hash,
     shared_input_hash_of,
 )
-from gitops_gen.review.appset import ControllerChange, diff_controllers, inputs_confined
+from gitops_gen.review.appset import inputs_confined
+from gitops_gen.review.controllers import ControllerChange, diff_controllers
 from gitops_gen.review.sides import CommitSide, Side, WorkTreeSide, materialize
 
 Docs = list[dict[str, Any]]
@@ -295,11 +295,11 @@ def overlay_risks(tenant: str, cluster: str, base: Docs | None, head: Docs | Non
 
 
 def _rule_ids(estate: Estate, tenant: str, cluster: str, docs: Docs) -> set[tuple[str, str]]:
-    ctx = overlay_rules.OverlayContext(
+    ctx = checks.OverlayContext(
         config=estate.config, tenant=estate.tenants[tenant], cluster=estate.clusters[cluster],
         overlay=layout.overlay_dir(tenant, cluster), docs=docs,
         tenant_namespaces=frozenset(t.namespace for t in estate.tenants.values()))
-    return {(f.rule, f"{f.obj}: {f.message}" if f.obj else f.message) for f in overlay_rules.check_overlay(ctx)}
+    return {(f.rule, f"{f.obj}: {f.message}" if f.obj else f.message) for f in checks.check_overlay(ctx)}
 
 
 def _routes(estate: Estate) -> dict[str, tuple[str, str]]:

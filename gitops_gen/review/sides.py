@@ -10,15 +10,20 @@ user's work tree.
 from __future__ import annotations
 
 import bisect
+import copy
+import functools
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pygit2
+import yaml
 
+from gitops_gen import yamlio
 from gitops_gen.errors import GitError
+from gitops_gen.estate import layout
 
 #: Git file modes of the entries a side does not present as files.
 _MODE_LINK = 0o120000
@@ -206,3 +211,44 @@ def materialize(side: Side, paths: Iterable[str], dest: Path) -> None:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+
+
+# --------------------------------------------------------------------------- YAML documents of a side
+
+def cluster_of(rel: str) -> str | None:
+    parts = rel.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == layout.CLUSTERS_DIR else None
+
+
+def yaml_files(files: list[str], *roots: str) -> Iterator[str]:
+    for root in roots:
+        prefix = root + "/"
+        i = bisect.bisect_left(files, prefix)
+        while i < len(files) and files[i].startswith(prefix):
+            if files[i].endswith((".yaml", ".yml", ".json")):
+                yield files[i]
+            i += 1
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parsed(data: bytes) -> tuple[Any, ...] | None:
+    """The documents of a file, parsed once per content: both sides of a diff share most files. None when
+    it is not YAML. Callers get deep copies (``docs_of``, ``first_doc_of``), never these objects."""
+    try:
+        return tuple(yamlio.load_all(data))
+    except yaml.YAMLError:
+        return None
+
+
+def docs_of(data: bytes) -> list[Mapping[str, Any]]:
+    docs = _parsed(data)
+    # not YAML: validate reports it; neither controller applies anything from it
+    return [copy.deepcopy(d) for d in docs or () if isinstance(d, Mapping)]
+
+
+def first_doc_of(data: bytes) -> Any:
+    """The first document of a file (None for an empty one); yaml.YAMLError when it is not YAML."""
+    docs = _parsed(data)
+    if docs is None:
+        return next(yamlio.load_all(data), None)  # raises the parser's own error
+    return copy.deepcopy(docs[0]) if docs else None

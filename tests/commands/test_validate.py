@@ -16,7 +16,7 @@ from gitops_gen.cli import app
 from gitops_gen.commands.generate import generate as generate_estate
 from gitops_gen.commands.init import init_estate
 from gitops_gen.commands.tenants import add_tenant
-from gitops_gen.commands.validate import ValidateRequest, overlays_affected, validate
+from gitops_gen.commands.validate import ValidateRequest, validate
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import HostRoute, Tenant
 from gitops_gen.generate.scaffold import ci_workflow
@@ -196,16 +196,6 @@ def test_changed_since_selects_affected_overlays(wide_estate: Path, crds: Path) 
     assert len(everything.overlays) == 15
     bad = cli("validate", "--repo", str(wide_estate), "--changed-since", "no-such-ref")
     assert bad.exit_code == 2 and "no-such-ref" in bad.output
-
-
-def test_overlays_affected_mapping() -> None:
-    placements = [("a", "c1"), ("a", "c2"), ("b", "c1")]
-    assert overlays_affected(["overlays/a/tenant.yaml"], placements) == {("a", "c1"), ("a", "c2")}
-    assert overlays_affected(["overlays/b/c1/ingress.yaml"], placements) == {("b", "c1")}
-    assert overlays_affected(["clusters/c1/cluster.yaml"], placements) == {("a", "c1"), ("b", "c1")}
-    assert overlays_affected(["base/components/size-small/quota.yaml"], placements) == set(placements)
-    assert overlays_affected(["gitops-gen.yaml"], placements) == set(placements)
-    assert overlays_affected(["clusters/c1/tenants/a.yaml", "README.md"], placements) == set()
 
 
 def test_sarif_carries_what_code_scanning_requires(estate: Path, crds: Path) -> None:

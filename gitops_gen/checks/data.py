@@ -1,0 +1,304 @@
+"""Data-safety rules (DATA001-DATA007): Argo CD and Flux protection on data-bearing objects, and the
+controller objects under clusters/ and argocd/ (ApplicationSet safety, generators that match files, Flux
+paths that exist)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from gitops_gen import yamlio
+from gitops_gen.checks.objects import (
+    ARGO_SYNC_OPTIONS,
+    FLUX_PRUNE,
+    LABEL_COMPONENT,
+    Overlay,
+    annotations_of,
+    as_list,
+    as_map,
+    cluster_of,
+    is_true,
+    labels_of,
+    meta_of,
+    name_of,
+    norm_url,
+    ref_of,
+)
+from gitops_gen.checks.registry import Finding, Rule, finding, rule
+from gitops_gen.estate import layout
+from gitops_gen.estate.load import Estate
+
+DATA_ARGO_PROTECT = rule(
+    "DATA001", "error", "Data-bearing object not protected from Argo CD prune and deletion",
+    "annotate it 'argocd.argoproj.io/sync-options: Prune=false,Delete=false'")
+
+
+DATA_FLUX_PROTECT = rule(
+    "DATA002", "error", "Data-bearing object not protected from Flux prune",
+    "annotate it 'kustomize.toolkit.fluxcd.io/prune: disabled'")
+
+
+DATA_PRESERVE = rule(
+    "DATA003", "error", "ApplicationSet deletes resources with its Applications",
+    "set 'spec.syncPolicy.preserveResourcesOnDeletion: true'")
+
+
+DATA_GO_TEMPLATE = rule(
+    "DATA004", "error", "ApplicationSet without strict Go templates",
+    "set 'goTemplate: true' and 'goTemplateOptions: [\"missingkey=error\"]'")
+
+
+DATA_EMPTY_GENERATOR = rule(
+    "DATA005", "error", "ApplicationSet git generator matches nothing in the repository",
+    "fix the generator's path pattern so that it matches the intended files or directories")
+
+
+DATA_FLUX_PATH = rule(
+    "DATA006", "error", "Flux Kustomization path is not a directory of the repository",
+    "point spec.path at an existing directory (e.g. ./overlays/<tenant>/<cluster>)")
+
+
+DATA_GLOB_AMBIGUOUS = rule(
+    "DATA007", "warning", "ApplicationSet git files pattern matches differently under greedy and exact globbing",
+    "choose a pattern that means the same whether '*' crosses '/' or not (e.g. a directory without "
+    "subdirectories)")
+
+
+def _argo_protected(annotations: Mapping[str, Any]) -> bool:
+    options = {o.strip() for o in str(annotations.get(ARGO_SYNC_OPTIONS, "")).split(",")}
+    return {"Prune=false", "Delete=false"} <= options
+
+
+def _flux_protected(annotations: Mapping[str, Any]) -> bool:
+    return annotations.get(FLUX_PRUNE) == "disabled"
+
+
+def _data_bearing(o: Overlay) -> Iterator[tuple[Mapping[str, Any], str, Mapping[str, Any]]]:
+    """(object, what, annotations) of every data-bearing object and StatefulSet volume claim template."""
+    for d in o.docs:
+        kind = d.get("kind")
+        if kind in ("Namespace", "PersistentVolumeClaim"):
+            yield d, kind, annotations_of(d)
+        elif kind == "StatefulSet":
+            spec = as_map(d.get("spec"))
+            templates = [as_map(t) for t in as_list(spec.get("volumeClaimTemplates"))]
+            images = [str(as_map(c).get("image", "")) for c in as_list(as_map(as_map(spec.get("template")).get("spec"))
+                                                               .get("containers"))]
+            if templates or labels_of(d).get(LABEL_COMPONENT) == "database" or any("sql" in i for i in images):
+                yield d, "StatefulSet", annotations_of(d)
+            for t in templates:
+                yield d, f"volumeClaimTemplate {as_map(t.get('metadata')).get('name')!r}", \
+                    as_map(as_map(t.get("metadata")).get("annotations"))
+
+
+def _shown(value: Any) -> str:
+    return "not set" if value is None else f"set to {value!r}"
+
+
+def _check_data_protection(o: Overlay) -> Iterator[Finding]:
+    for d, what, ann in _data_bearing(o):
+        if not _argo_protected(ann):
+            yield o.ctx.finding(DATA_ARGO_PROTECT,
+                                f"{what} lacks {ARGO_SYNC_OPTIONS}: Prune=false,Delete=false "
+                                f"({_shown(ann.get(ARGO_SYNC_OPTIONS))}); deleting the Application deletes its data",
+                                ref_of(d))
+        if not _flux_protected(ann):
+            yield o.ctx.finding(DATA_FLUX_PROTECT,
+                                f"{what} lacks {FLUX_PRUNE}: disabled ({_shown(ann.get(FLUX_PRUNE))}); "
+                                "removing the Kustomization prunes its data", ref_of(d))
+
+
+def repository_files(root: Path) -> list[str]:
+    """Repository-relative paths of every file of the work tree, outside any .git directory."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        rel = Path(dirpath).relative_to(root).as_posix()
+        prefix = "" if rel == "." else rel + "/"
+        out += [prefix + f for f in sorted(filenames)]
+    return out
+
+
+def _dirs_of(files: Iterable[str], skip_hidden: bool) -> set[str]:
+    dirs: set[str] = set()
+    for f in files:
+        parts = f.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            if skip_hidden and parts[i - 1].startswith("."):
+                break
+            dirs.add("/".join(parts[:i]))
+    return dirs
+
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def greedy_match(pattern: str, path: str) -> bool:
+    """Argo CD's default git files matching (``git ls-files -- <pattern>``): '*' also matches '/'; a
+    pattern without wildcards matches the path itself or everything under it."""
+    pattern = pattern.lstrip("/")
+    if not _GLOB_CHARS.search(pattern):
+        return path == pattern or path.startswith(pattern.rstrip("/") + "/")
+    return fnmatch.fnmatchcase(path, pattern.replace("[^", "[!"))
+
+
+def exact_match(pattern: str, path: str) -> bool:
+    """Go's path.Match: '*' and '?' never match '/'."""
+    pp, sp = pattern.lstrip("/").replace("[^", "[!").split("/"), path.split("/")
+    return len(pp) == len(sp) and all(fnmatch.fnmatchcase(s, p) for s, p in zip(sp, pp, strict=True))
+
+
+def _literal_prefix(pattern: str) -> str:
+    m = _GLOB_CHARS.search(pattern)
+    return pattern.lstrip("/") if m is None else pattern[:m.start()].lstrip("/")
+
+
+def _matching(patterns: list[str], excludes: list[str], candidates: list[str],
+              match: Any) -> set[str]:
+    found: set[str] = set()
+    for pattern in patterns:
+        prefix = _literal_prefix(pattern)
+        found |= {c for c in candidates if c.startswith(prefix) and match(pattern, c)}
+    for pattern in excludes:
+        found -= {c for c in found if match(pattern, c)}
+    return found
+
+
+def _git_generators(generators: Any) -> Iterator[Mapping[str, Any]]:
+    """Git generators, including those nested in matrix and merge generators."""
+    for raw in as_list(generators):
+        g = as_map(raw)
+        if "git" in g:
+            yield as_map(g["git"])
+        for combo in ("matrix", "merge"):
+            if combo in g:
+                yield from _git_generators(as_map(g[combo]).get("generators"))
+
+
+def _controller_docs(root: Path, files: list[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    wanted = (b"ApplicationSet", b"Kustomization", b"GitRepository")
+    for rel in files:
+        if not rel.startswith((layout.CLUSTERS_DIR + "/", layout.ARGOCD_DIR + "/")):
+            continue
+        if not rel.endswith((".yaml", ".yml")):
+            continue
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            continue
+        if not any(w in data for w in wanted):
+            continue  # placement records and cluster declarations: nothing to check
+        try:
+            docs = list(yamlio.load_all(data))
+        except Exception:  # not YAML: the schema stage reports it
+            continue
+        for doc in docs:
+            if isinstance(doc, Mapping):
+                yield rel, doc
+
+
+def _check_applicationset(rel: str, appset: Mapping[str, Any], repo_url: str, files: list[str],
+                          argo_dirs: list[str]) -> Iterator[Finding]:
+    spec = as_map(appset.get("spec"))
+    obj = ref_of(appset)
+    cluster = cluster_of(rel)
+
+    def make(r: Rule, message: str) -> Finding:
+        return finding(r, message, cluster=cluster, obj=obj, path=rel)
+
+    if not is_true(as_map(spec.get("syncPolicy")).get("preserveResourcesOnDeletion")):
+        yield make(DATA_PRESERVE, "spec.syncPolicy.preserveResourcesOnDeletion is not true: deleting a generated "
+                   "Application (e.g. after an empty generator result) deletes the tenant's resources")
+    options = [str(x) for x in as_list(spec.get("goTemplateOptions"))]
+    if not is_true(spec.get("goTemplate")) or "missingkey=error" not in options:
+        yield make(DATA_GO_TEMPLATE, f"goTemplate is {json.dumps(spec.get('goTemplate'))} and goTemplateOptions "
+                   f"{json.dumps(options)}: a "
+                   "missing parameter must fail the generation, not render an empty value")
+    for git in _git_generators(spec.get("generators")):
+        if norm_url(git.get("repoURL")) != repo_url:
+            continue  # another repository: its files are not here
+        items = [as_map(x) for x in as_list(git.get("files"))]
+        if items:
+            # git reads a pathspec relative to the repository root: './x' is 'x'.
+            inc = [str(x.get("path", "")).removeprefix("./") for x in items if not is_true(x.get("exclude"))]
+            exc = [str(x.get("path", "")).removeprefix("./") for x in items if is_true(x.get("exclude"))]
+            greedy = _matching(inc, exc, files, greedy_match)
+            shown = ", ".join(repr(p) for p in inc) + (f" (excluding {', '.join(map(repr, exc))})" if exc else "")
+            if not greedy:
+                yield make(DATA_EMPTY_GENERATOR, f"git files generator {shown} matches no file: a generator "
+                           "that yields nothing makes Argo CD delete every Application it generated")
+            exact = _matching(inc, exc, files, exact_match)
+            if greedy != exact:
+                only_greedy, only_exact = sorted(greedy - exact), sorted(exact - greedy)
+                detail = []
+                if only_greedy:
+                    detail.append(f"only greedy globbing matches {', '.join(only_greedy[:3])}")
+                if only_exact:
+                    detail.append(f"only exact globbing matches {', '.join(only_exact[:3])}")
+                yield make(DATA_GLOB_AMBIGUOUS, f"git files generator {shown}: {'; '.join(detail)}")
+            continue
+        dirs = [as_map(x) for x in as_list(git.get("directories"))]
+        if dirs:
+            inc = [str(x.get("path", "")) for x in dirs if not is_true(x.get("exclude"))]
+            exc = [str(x.get("path", "")) for x in dirs if is_true(x.get("exclude"))]
+            # The directories generator matches every directory with Go's path.Match (argo-cd git.go filterApps).
+            if not _matching(inc, exc, argo_dirs, exact_match):
+                yield make(DATA_EMPTY_GENERATOR, f"git directories generator {', '.join(repr(p) for p in inc)} "
+                           "matches no directory: a generator that yields nothing makes Argo CD delete every "
+                           "Application it generated")
+
+
+def _flux_path(value: Any) -> str | None:
+    """The repository-relative directory of a Flux Kustomization path; None when it leaves the repository."""
+    raw = str(value or "./").strip().replace("\\", "/")
+    norm = os.path.normpath(raw.lstrip("/")) if raw.lstrip("/") else "."
+    if norm == ".." or norm.startswith("../"):
+        return None
+    return "" if norm == "." else PurePosixPath(norm).as_posix()
+
+
+def check_controllers(root: Path, estate: Estate) -> list[Finding]:
+    """The Argo CD ApplicationSets and Flux Kustomizations under clusters/ and argocd/ (DATA003-DATA007)."""
+    files = repository_files(root)
+    repo_url = norm_url(estate.config.repo_url)
+    argo_dirs = sorted(_dirs_of(files, skip_hidden=True))
+    all_dirs = _dirs_of(files, skip_hidden=False) | {""}
+    docs = list(_controller_docs(root, files))
+    sources = {(str(meta_of(d).get("namespace", "")), name_of(d)): norm_url(as_map(d.get("spec")).get("url"))
+               for _, d in docs if d.get("kind") == "GitRepository"}
+    findings: list[Finding] = []
+    for rel, doc in docs:
+        api = str(doc.get("apiVersion", ""))
+        if doc.get("kind") == "ApplicationSet" and api.startswith("argoproj.io/"):
+            findings += _check_applicationset(rel, doc, repo_url, files, argo_dirs)
+        elif doc.get("kind") == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
+            spec = as_map(doc.get("spec"))
+            source = as_map(spec.get("sourceRef"))
+            if source.get("kind", "GitRepository") != "GitRepository":
+                continue
+            key = (str(source.get("namespace") or meta_of(doc).get("namespace", "")), str(source.get("name")))
+            if key in sources and sources[key] != repo_url:
+                continue  # reconciles another repository
+            path = _flux_path(spec.get("path"))
+            if path is None or path not in all_dirs:
+                parts = rel.split("/")
+                tenant = labels_of(doc).get("gitops-gen.io/tenant")
+                if tenant is None and len(parts) == 4 and parts[2] == "tenants":
+                    tenant = parts[3].rsplit(".", 1)[0]
+                findings.append(finding(
+                    DATA_FLUX_PATH, f"spec.path {spec.get('path')!r} is not a directory of the repository: "
+                    "the Kustomization fails and the tenant is no longer reconciled",
+                    tenant=None if tenant is None else str(tenant), cluster=cluster_of(rel), obj=ref_of(doc),
+                    path=rel))
+    return findings
+
+
+#: This family's checks of one overlay's rendered objects, run by ``checks.check_overlay``.
+OVERLAY_CHECKS = (
+    _check_data_protection,
+)
