@@ -1,4 +1,5 @@
-"""The package passes mypy --strict and ruff: part of the test command, so CI enforces it."""
+"""The package passes mypy --strict, ruff and its import-layer contracts: part of the test command, so CI
+enforces them."""
 
 from __future__ import annotations
 
@@ -21,3 +22,12 @@ def test_mypy_strict() -> None:
 def test_ruff() -> None:
     result = _run("ruff", "check", "gitops_gen", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_layers() -> None:
+    """The import-linter contracts in pyproject.toml: layers, pure declarations and generators, independence."""
+    result = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports; "
+                             "sys.exit(lint_imports(no_cache=True))"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout, result.stdout
