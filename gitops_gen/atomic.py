@@ -1,20 +1,50 @@
 """Atomic replacement of one file: the primitive under every file gitops-gen writes (the work tree,
-through ``write/``, and its caches under ``.git/gitops-gen``)."""
+through ``write/``, and its caches under ``.git/gitops-gen``).
+
+The content goes to a temporary file beside the target, named ``.<name>.<random>.tmp``, which is then
+renamed over it: a reader sees the old file or the new one, never half of one. A new file gets the mode
+the umask gives any new file (0644 under umask 0022); an existing file keeps its mode. The temporary
+file is removed on every error; one left by a killed process is recognised by ``is_temporary``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import secrets
+import stat
 from pathlib import Path
 
+#: Names of our temporary files: '.<name>.<random>.tmp' (tempfile.mkstemp's names, as older versions
+#: wrote them, match too).
+_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{6,16}\.tmp")
 
-def write_atomic(path: Path, content: str) -> None:
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of our temporary files (a leftover, when no gitops-gen runs)."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    data = content.encode("utf-8") if isinstance(content, str) else content
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(content)
+        mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    # 0o666 and the umask decide a new file's mode, as for any program; mkstemp would force 0600.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

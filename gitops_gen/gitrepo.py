@@ -20,15 +20,23 @@ _CHANGED = (
 
 
 def discover(start: Path) -> pygit2.Repository | None:
+    """The repository around ``start``; a path that does not exist yet is looked up from its first existing
+    parent (``init`` of a new directory inside a repository)."""
+    while not start.exists() and start.parent != start:
+        start = start.parent
     path = pygit2.discover_repository(str(start))
     return pygit2.Repository(path) if path else None
 
 
 def open_repo(root: Path) -> pygit2.Repository:
+    """The repository whose work tree holds ``root``; refuses a bare repository and no repository at all."""
     repo = discover(root)
-    if repo is None or repo.workdir is None:
-        raise GitError(f"{root} is not inside a git work tree",
-                       "run 'gitops-gen init PATH' (it runs git init), or pass --repo PATH")
+    if repo is None:
+        raise GitError(f"{root} is not inside a git repository",
+                       "run 'gitops-gen init PATH' (it runs git init), or pass --repo PATH of an estate")
+    if repo.is_bare or repo.workdir is None:
+        raise GitError(f"{repo.path} is a bare repository: it has no work tree for an estate",
+                       "clone it (git clone) and run gitops-gen in the clone, or pass --repo PATH of a clone")
     return repo
 
 
@@ -89,17 +97,104 @@ def current_branch(repo: pygit2.Repository) -> str | None:
     return str(repo.references["HEAD"].target).removeprefix("refs/heads/")
 
 
+_IDENTITY_HINT = ("set one: git config --global user.name 'Your Name' && "
+                  "git config --global user.email you@example.com")
+
+
 def signature(repo: pygit2.Repository) -> pygit2.Signature:
     try:
         return repo.default_signature
     except (KeyError, pygit2.GitError):
-        raise GitError("git has no author identity for the commit",
-                       "set one: git config --global user.name 'Your Name' && "
-                       "git config --global user.email you@example.com") from None
+        raise GitError("git has no author identity for the commit", _IDENTITY_HINT) from None
 
 
-def _tree_with(repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Mapping[str, bytes | None]) -> pygit2.Oid:
-    """A new tree: ``tree`` with each path set to its blob content, or removed when None."""
+def check_identity(start: Path) -> None:
+    """Refuse before anything is written when a commit would have no author: read the configuration the
+    repository around ``start`` would see, or, where there is none yet, the global and system files."""
+    repo = discover(start)
+    if repo is not None:
+        signature(repo)
+        return
+    name = email = None
+    for opener in (pygit2.Config.get_global_config, pygit2.Config.get_xdg_config, pygit2.Config.get_system_config):
+        try:
+            config = opener()
+        except (OSError, KeyError, pygit2.GitError):
+            continue
+        name = name or _config_value(config, "user.name")
+        email = email or _config_value(config, "user.email")
+    if not (name and email):
+        raise GitError("git has no author identity for the commit", _IDENTITY_HINT)
+
+
+def _config_value(config: pygit2.Config, key: str) -> str | None:
+    try:
+        return str(config[key]) if key in config else None
+    except (KeyError, pygit2.GitError):
+        return None
+
+
+#: Repository states in which a new branch would carry an unfinished operation, and how to end each.
+_STATES = {
+    "MERGE": ("a merge", "git merge --continue, or git merge --abort"),
+    "REVERT": ("a revert", "git revert --continue, or git revert --abort"),
+    "REVERT_SEQUENCE": ("a revert", "git revert --continue, or git revert --abort"),
+    "CHERRYPICK": ("a cherry-pick", "git cherry-pick --continue, or git cherry-pick --abort"),
+    "CHERRYPICK_SEQUENCE": ("a cherry-pick", "git cherry-pick --continue, or git cherry-pick --abort"),
+    "BISECT": ("a bisect", "git bisect reset"),
+    "REBASE": ("a rebase", "git rebase --continue, or git rebase --abort"),
+    "REBASE_INTERACTIVE": ("a rebase", "git rebase --continue, or git rebase --abort"),
+    "REBASE_MERGE": ("a rebase", "git rebase --continue, or git rebase --abort"),
+    "APPLY_MAILBOX": ("git am", "git am --continue, or git am --abort"),
+    "APPLY_MAILBOX_OR_REBASE": ("a rebase or git am", "git rebase --abort, or git am --abort"),
+}
+
+
+def refuse_unfinished_operation(repo: pygit2.Repository) -> None:
+    state = pygit2.enums.RepositoryState(repo.state())
+    if state is not pygit2.enums.RepositoryState.NONE:
+        what, finish = _STATES.get(state.name, (state.name.lower(), "finish or abort it"))
+        raise GitError(f"the repository is in the middle of {what}",
+                       f"finish it first ({finish}), then run the command again")
+
+
+def refuse_git_locks(repo: pygit2.Repository, refs: list[str]) -> None:
+    """Refuse when a git lock file is left on what a command would touch: a crashed git leaves them, and
+    git (and libgit2) would fail half-way on them."""
+    git_dir = Path(repo.path)
+    candidates = ["index.lock", "HEAD.lock", "packed-refs.lock", *(f"{r}.lock" for r in refs)]
+    found = [c for c in candidates if (git_dir / c).exists()]
+    if found:
+        shown = " ".join(str(git_dir / c) for c in found)
+        raise GitError(f"git lock file{'s' if len(found) > 1 else ''} left in the repository: {shown}",
+                       f"a git command is running or crashed; when none runs (ps, or wait for it), remove "
+                       f"{'them' if len(found) > 1 else 'it'}: rm -f {shown}")
+
+
+def check_branch_name(branch: str) -> str:
+    if not pygit2.reference_is_valid_name(f"refs/heads/{branch}") or branch.startswith("-"):
+        raise GitError(f"--branch {branch!r} is not a valid git branch name",
+                       "git refuses names with '..', spaces, '~', '^', ':', '?', '*', '[', a trailing '.lock' "
+                       "or '/', or control characters; e.g. --branch gitops-gen/add-tenant-acme")
+    return branch
+
+
+def resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
+    try:
+        return repo.revparse_single(rev).peel(pygit2.Commit)
+    except (KeyError, ValueError, TypeError, pygit2.GitError):
+        raise GitError(f"{rev!r} names no commit in this repository",
+                       "give a branch, tag or commit, e.g. main, origin/main or a commit id") from None
+
+
+def diff_trees(old: pygit2.Tree | None, new: pygit2.Tree) -> pygit2.Diff:
+    """The changes from ``old`` (None: the empty tree) to ``new``."""
+    return new.diff_to_tree(old, swap=True) if old is not None else new.diff_to_tree(swap=True)
+
+
+def tree_with(repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Mapping[str, bytes | None]) -> pygit2.Oid:
+    """A new tree: ``tree`` with each repository-relative path set to its blob content, or removed when
+    None. An existing file keeps its mode (an executable stays executable); a new one is 100644."""
     here: dict[str, bytes | None] = {}
     below: dict[str, dict[str, bytes | None]] = {}
     for path, content in changes.items():
@@ -110,64 +205,24 @@ def _tree_with(repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Mappi
             here[head] = content
     builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
     for name, content in here.items():
+        existing = tree[name] if tree is not None and name in tree else None
         if content is None:
-            if tree is not None and name in tree:
+            if existing is not None:
                 builder.remove(name)
         else:
-            builder.insert(name, repo.create_blob(content), pygit2.GIT_FILEMODE_BLOB)
+            mode = existing.filemode if existing is not None and existing.filemode in (
+                pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE) else pygit2.GIT_FILEMODE_BLOB
+            builder.insert(name, repo.create_blob(content), mode)
     for name, sub in below.items():
         existing = tree[name] if tree is not None and name in tree else None
         sub_tree = repo[existing.id].peel(pygit2.Tree) if existing is not None and existing.type_str == "tree" else None
-        oid = _tree_with(repo, sub_tree, sub)
+        oid = tree_with(repo, sub_tree, sub)
         if len(repo[oid].peel(pygit2.Tree)) == 0:
             if existing is not None:
                 builder.remove(name)
         else:
             builder.insert(name, oid, pygit2.GIT_FILEMODE_TREE)
     return builder.write()
-
-
-def commit_paths(repo: pygit2.Repository, paths: Iterable[str], message: str, branch: str | None) -> str:
-    """Commit the work tree's content of exactly ``paths`` (repository-relative).
-
-    With ``branch``, the branch is created at HEAD and checked out first (HEAD's commit does not
-    change, so the work tree and other staged changes are untouched). The commit is built in
-    memory from HEAD's tree; the index is updated for ``paths`` only.
-    """
-    paths = sorted(set(paths))
-    root = workdir(repo)
-    unborn = repo.head_is_unborn
-    parent = None if unborn else repo.head.peel(pygit2.Commit)
-    if branch is not None:
-        ref = f"refs/heads/{branch}"
-        if ref in repo.references:
-            raise GitError(f"branch {branch!r} already exists",
-                           f"delete it (git branch -D {branch}) or choose another name with --branch")
-        if parent is None:
-            raise GitError("the repository has no commit yet to branch from",
-                           "commit the estate first (gitops-gen init commits it for you)")
-        try:
-            repo.create_branch(branch, parent)
-        except (ValueError, pygit2.GitError) as exc:
-            raise GitError(f"cannot create branch {branch!r}: {exc}", "choose another name with --branch") from None
-        repo.set_head(ref)
-    changes: dict[str, bytes | None] = {}
-    for p in paths:
-        f = root / p
-        changes[p] = f.read_bytes() if f.is_file() else None
-    tree = _tree_with(repo, parent.tree if parent is not None else None, changes)
-    sig = signature(repo)
-    oid = repo.create_commit("HEAD", sig, sig, message, tree, [parent.id] if parent is not None else [])
-    index = repo.index
-    index.read(False)  # only when changed on disk: re-parsing a large index costs tens of milliseconds
-    for p, content in changes.items():
-        if content is None:
-            if p in index:
-                index.remove(p)
-        else:
-            index.add(p)
-    index.write()
-    return str(oid)
 
 
 def changed_paths(repo: pygit2.Repository, ref: str) -> set[str]:

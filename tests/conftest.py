@@ -38,18 +38,28 @@ US = Cluster(name="us-east-1", region="us-east", controller="flux", windows_buil
 
 
 def make_estate(path: Path, tenants: bool = True) -> Path:
-    """The issue's example: two clusters (Argo CD and Flux), acme on one, globex on both."""
+    """The issue's example: two clusters (Argo CD and Flux), acme on one, globex on both. Each step is a
+    branch stacked on the one before (--base HEAD --checkout), so the last one holds the whole estate."""
     init_estate(path, REPO_URL)
-    add_cluster(path, EU, branch="setup-eu")
-    add_cluster(path, US, branch="setup-us")
+    add_cluster(path, EU, branch="setup-eu", base="HEAD", checkout=True)
+    add_cluster(path, US, branch="setup-us", base="HEAD", checkout=True)
     if tenants:
         add_tenant(path, Tenant("acme", ("eu-west-1",), (HostRoute("acme.wfg.example.com", "eu-west-1"),)),
-                           branch="setup-acme")
+                   branch="setup-acme", base="HEAD", checkout=True)
         add_tenant(path, Tenant("globex", ("eu-west-1", "us-east-1"),
-                                        (HostRoute("globex.wfg.example.com", "eu-west-1"),),
-                                        database=DatabaseSpec("external", ("10.20.0.0/24",), 1433),
-                                        auth="ms-identity-v2", size="medium", web_replicas=3),
-                           branch="setup-globex")
+                                (HostRoute("globex.wfg.example.com", "eu-west-1"),),
+                                database=DatabaseSpec("external", ("10.20.0.0/24",), 1433),
+                                auth="ms-identity-v2", size="medium", web_replicas=3),
+                   branch="setup-globex", base="HEAD", checkout=True)
+    return land_on_main(path)
+
+
+def land_on_main(path: Path) -> Path:
+    """As if every pull request so far were merged: main moves to HEAD's commit and is checked out."""
+    repo = pygit2.Repository(str(path))
+    head = repo.head.target
+    repo.references.create("refs/heads/main", head, force=True)
+    repo.set_head("refs/heads/main")
     return path
 
 

@@ -9,7 +9,7 @@ import typer
 
 from gitops_gen.cli.options import (
     ApiUrlOpt,
-    BaseOpt,
+    CheckoutOpt,
     DryRunOpt,
     NoCommitOpt,
     Output,
@@ -18,12 +18,13 @@ from gitops_gen.cli.options import (
     PushOpt,
     RemoteOpt,
     RepoOpt,
+    StartOpt,
 )
 from gitops_gen.cli.publish import change_then_publish, check_target, publish_request
 from gitops_gen.errors import UserError
 
 if TYPE_CHECKING:
-    from gitops_gen.write.writer import ChangeResult
+    from gitops_gen.write.transaction import ChangeResult
 
 
 class ControllerOpt(StrEnum):
@@ -58,18 +59,19 @@ def add_cluster(
     label: Annotated[list[str] | None, typer.Option(help="Cluster label KEY=VALUE (repeatable).")] = None,
     branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-cluster-NAME).")]
         = None,
+    base: StartOpt = None,
+    checkout: CheckoutOpt = False,
     repo: RepoOpt = None,
     dry_run: DryRunOpt = False,
     no_commit: NoCommitOpt = False,
     push: PushOpt = False,
     pr: PrOpt = False,
-    base: BaseOpt = None,
     remote: RemoteOpt = None,
     api_url: ApiUrlOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Declare a cluster and write the objects its controller reconciles."""
-    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit)
+    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout)
 
     def run() -> ChangeResult:
         from gitops_gen.commands.clusters import add_cluster as add
@@ -87,6 +89,7 @@ def add_cluster(
         if controller is ControllerOpt.argocd and not (server or argocd_name):
             raise UserError("an Argo CD cluster needs --server URL or --argocd-name NAME",
                             "give the destination as Argo CD knows it, e.g. --server https://10.0.0.1:6443")
-        return add(root, cluster, dry_run=dry_run, commit=not no_commit, branch=branch)
+        return add(root, cluster, dry_run=dry_run, commit=not no_commit, branch=branch, base=base,
+                   checkout=checkout)
 
     change_then_publish(run, repo, publish, output, f"Cluster {name} added")

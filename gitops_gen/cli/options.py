@@ -20,7 +20,15 @@ RepoOpt = Annotated[Path | None, typer.Option(
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="Output format.")]
 DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="Print the plan (files to create or change); write nothing.")]
-NoCommitOpt = Annotated[bool, typer.Option("--no-commit", help="Write the files but leave them uncommitted.")]
+NoCommitOpt = Annotated[bool, typer.Option(
+    "--no-commit", help="Write the files into the work tree and leave them uncommitted; no branch.")]
+CheckoutOpt = Annotated[bool, typer.Option(
+    "--checkout", help="Switch the work tree to the new branch after the commit (default: your checkout is left "
+    "as it is).")]
+StartOpt = Annotated[str | None, typer.Option(
+    "--base", help="What the new branch starts from, and with --pr the branch its pull request merges into "
+    "(default: origin/<repo.revision>, else the local <repo.revision> branch, whatever is checked out).",
+    show_default=False)]
 
 PushOpt = Annotated[bool, typer.Option("--push", help="Push the branch to the remote after the commit.")]
 PrOpt = Annotated[bool, typer.Option(

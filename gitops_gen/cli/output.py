@@ -20,7 +20,7 @@ from gitops_gen.errors import GitopsGenError
 from gitops_gen.redact import redact
 
 if TYPE_CHECKING:
-    from gitops_gen.write.writer import ChangeResult
+    from gitops_gen.write.transaction import ChangeResult
 
 # Off a terminal (pipes, CI logs) rich would wrap tables at 80 columns; keep rows on one line.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
@@ -56,29 +56,66 @@ def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def plan_summary(result: ChangeResult) -> str:
+    """'Would create 6 files and update 1.' (dry run) or 'Created 6 files and updated 1.'"""
+    counts = [(a, sum(1 for c in result.plan.changes if c.action == a)) for a in ("create", "update", "delete")]
+    parts = [(a, n) for a, n in counts if n]
+    past = {"create": "created", "update": "updated", "delete": "deleted"}
+    words = []
+    for i, (action, n) in enumerate(parts):
+        amount = _count(n, "file") if i == 0 else f"{n:,}"
+        if result.dry_run:
+            words.append(f"{'Would ' if i == 0 else ''}{action} {amount}")
+        else:
+            words.append(f"{past[action].capitalize() if i == 0 else past[action]} {amount}")
+    joined = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return joined + "."
+
+
 def print_change(result: ChangeResult, output: Output, done: str) -> None:
     if output is Output.json:
         print_json(result.as_json())
         return
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", markup=True, highlight=False)
     plan = result.plan
+    based = (f"based on {result.base} ({(result.base_commit or '')[:12]})" if result.base else "")
+    if result.already:
+        out.print(f"Branch {result.branch} already holds this change (commit {(result.commit or '')[:12]}, "
+                  f"{based}): nothing to do.", highlight=False)
+        _print_checkout(result)
+        return
     if plan.empty:
         out.print("Nothing to change.")
         return
-    verb = "Would" if result.dry_run else "Did"
     style = {"create": "green", "update": "yellow", "delete": "red"}
     for c in plan.changes:
         reason = f" ({c.reason})" if c.reason else ""
         out.print(f"  [{style[c.action]}]{c.action:6}[/] {c.path}{reason}", markup=True, highlight=False)
-    counts = {a: sum(1 for c in plan.changes if c.action == a) for a in ("create", "update", "delete")}
-    summary = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
-    out.print(f"{verb} {summary}.")
+    out.print(plan_summary(result), highlight=False)
     if result.dry_run:
-        out.print("Dry run: nothing was written.")
+        out.print(f"Dry run: nothing was written{'; the branch would be ' + based if based else ''}.",
+                  highlight=False)
     elif result.commit:
         where = f" on branch {result.branch}" if result.branch else ""
-        out.print(f"{done}: committed {result.commit[:12]}{where}.")
+        out.print(f"{done}: committed {result.commit[:12]}{where}{', ' + based if based else ''}.", highlight=False)
+        _print_checkout(result)
     else:
         out.print(f"{done}: files written, not committed.")
+
+
+def _print_checkout(result: ChangeResult) -> None:
+    if result.branch is None or result.base is None:
+        return
+    if result.checked_out:
+        out.print(f"Switched to branch {result.branch}.", highlight=False)
+    else:
+        out.print(f"Your checkout is unchanged. To look at the change: git log -p {result.base}..{result.branch}; "
+                  f"to work on it: git switch {result.branch}.", highlight=False)
 
 
 class RenderProgress:

@@ -18,21 +18,28 @@ from gitops_gen.review.report import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
     from gitops_gen.publish.pullrequest import PublishRequest, PublishResult
-    from gitops_gen.write.writer import ChangeResult
+    from gitops_gen.write.transaction import ChangeResult
 
 
 
 def publish_request(push: bool, pr: bool, base: str | None, remote: str | None, api_url: str | None,
-                    dry_run: bool, no_commit: bool) -> PublishRequest | None:
-    """--push / --pr of a committing command; bad combinations fail before anything is written."""
+                    dry_run: bool, no_commit: bool, checkout: bool = False) -> PublishRequest | None:
+    """--push / --pr (and --base, --checkout) of a committing command; bad combinations fail before anything
+    is written."""
     def check() -> PublishRequest | None:
+        without = "--dry-run" if dry_run else "--no-commit"
+        if (dry_run or no_commit) and checkout:
+            raise UserError(f"--checkout switches to the new branch, and {without} makes none", "drop one of them")
+        if no_commit and base is not None:
+            raise UserError("--base names what the new branch starts from, and --no-commit makes no branch",
+                            "drop one of them; --no-commit writes into the work tree as it is")
         flag = "--pr" if pr else "--push"
         if (pr or push) and (dry_run or no_commit):
-            raise UserError(f"{flag} pushes the commit, and {'--dry-run' if dry_run else '--no-commit'} makes none",
-                            f"drop one of them; '{'--dry-run' if dry_run else '--no-commit'}' then "
-                            "'gitops-gen pr --dry-run' shows what a pull request would say")
+            raise UserError(f"{flag} pushes the commit, and {without} makes none",
+                            f"drop one of them; '{without}' then 'gitops-gen pr --dry-run' shows what a pull "
+                            "request would say")
         if not (pr or push):
-            for name, value in (("--base", base), ("--remote", remote), ("--api-url", api_url)):
+            for name, value in (("--remote", remote), ("--api-url", api_url)):
                 if value is not None:
                     raise UserError(f"{name} is for pushing and pull requests", "add --pr (or --push), or drop it")
             return None
@@ -40,7 +47,9 @@ def publish_request(push: bool, pr: bool, base: str | None, remote: str | None, 
             raise UserError("--api-url is for pull requests", "use --pr instead of --push, or drop --api-url")
         from gitops_gen.publish.pullrequest import PublishRequest
 
-        return PublishRequest(pull_request=pr, base=base, remote=remote, api_url=api_url)
+        # The pull request merges into the branch the change starts from: 'origin/main' means main.
+        into = base.split("/", 1)[1] if base is not None and base.startswith(f"{remote or 'origin'}/") else base
+        return PublishRequest(pull_request=pr, base=into, remote=remote, api_url=api_url)
 
     return run_core(check)
 

@@ -9,7 +9,7 @@ import typer
 
 from gitops_gen.cli.options import (
     ApiUrlOpt,
-    BaseOpt,
+    CheckoutOpt,
     DryRunOpt,
     NoCommitOpt,
     Output,
@@ -18,13 +18,14 @@ from gitops_gen.cli.options import (
     PushOpt,
     RemoteOpt,
     RepoOpt,
+    StartOpt,
 )
 from gitops_gen.cli.publish import change_then_publish, check_target, publish_request
 from gitops_gen.errors import UserError
-from gitops_gen.estate.model import AUTH_MODES, SIZE_TIERS, HostRoute
+from gitops_gen.estate.model import AUTH_MODES, SIZE_TIERS, HostRoute, check_host
 
 if TYPE_CHECKING:
-    from gitops_gen.write.writer import ChangeResult
+    from gitops_gen.write.transaction import ChangeResult
 
 
 class DatabaseOpt(StrEnum):
@@ -38,7 +39,8 @@ def _host_routes(hosts: list[str], clusters: list[str]) -> tuple[HostRoute, ...]
         host, sep, placement = h.partition("=")
         if sep and not placement:
             raise UserError(f"--host {h!r} names no cluster after '='", "write HOST or HOST=CLUSTER")
-        routes.append(HostRoute(host.strip().lower(), placement or clusters[0]))
+        check_host(host.lower(), "--host")
+        routes.append(HostRoute(host.lower(), placement or clusters[0]))
     return tuple(routes)
 
 
@@ -60,37 +62,46 @@ def add_tenant(
         help="Key of the tenant's secrets in the external store (default: <keyPrefix>/<tenant>).")] = None,
     branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-tenant-NAME).")]
         = None,
+    base: StartOpt = None,
+    checkout: CheckoutOpt = False,
     repo: RepoOpt = None,
     dry_run: DryRunOpt = False,
     no_commit: NoCommitOpt = False,
     push: PushOpt = False,
     pr: PrOpt = False,
-    base: BaseOpt = None,
     remote: RemoteOpt = None,
     api_url: ApiUrlOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Add a tenant: its declaration, overlays and controller objects, committed on a new branch."""
-    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit)
+    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout)
 
     def run() -> ChangeResult:
-        from gitops_gen.commands.common import config_of, resolve_root
+        from gitops_gen.commands.common import resolve_root
+        from gitops_gen.commands.tenants import TenantRequest
         from gitops_gen.commands.tenants import add_tenant as add
-        from gitops_gen.estate.model import DatabaseSpec, Tenant
+        from gitops_gen.estate.model import DatabaseSpec, EstateConfig, Tenant
 
         root = resolve_root(repo)
         check_target(root, publish)
-        defaults = config_of(root).defaults
-        db_mode = database.value if database else defaults.database
-        if database_cidr and db_mode != "external":
+        routes = _host_routes(host or [], cluster)
+        if database_cidr and database is not None and database is not DatabaseOpt.external:
             raise UserError("--database-cidr is for an external database", "add --database external")
-        tenant = Tenant(
-            name=name, placements=tuple(cluster), hosts=_host_routes(host or [], cluster),
-            web_replicas=web_replicas if web_replicas is not None else defaults.web_replicas,
-            size=size or defaults.size, auth=auth or defaults.auth,
-            database=DatabaseSpec(db_mode, tuple(database_cidr or ()), database_port),
-            secret_key=secret_key,
-        )
-        return add(root, tenant, dry_run=dry_run, commit=not no_commit, branch=branch)
+
+        def build(config: EstateConfig) -> Tenant:
+            defaults = config.defaults
+            db_mode = database.value if database else defaults.database
+            if database_cidr and db_mode != "external":
+                raise UserError("--database-cidr is for an external database", "add --database external")
+            return Tenant(
+                name=name, placements=tuple(cluster), hosts=routes,
+                web_replicas=web_replicas if web_replicas is not None else defaults.web_replicas,
+                size=size or defaults.size, auth=auth or defaults.auth,
+                database=DatabaseSpec(db_mode, tuple(database_cidr or ()), database_port),
+                secret_key=secret_key,
+            )
+
+        return add(root, TenantRequest(name, build), dry_run=dry_run, commit=not no_commit, branch=branch,
+                   base=base, checkout=checkout)
 
     change_then_publish(run, repo, publish, output, f"Tenant {name} added")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitops_gen import gitrepo
-from gitops_gen.errors import UserError
+from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate.load import load_config
 from gitops_gen.estate.model import EstateConfig
 
@@ -18,9 +18,12 @@ def resolve_root(repo_opt: Path | None, cwd: Path | None = None) -> Path:
         return repo_opt.resolve()
     start = cwd or Path.cwd()
     repo = gitrepo.discover(start)
-    if repo is None or repo.workdir is None:
+    if repo is None:
         raise UserError(f"{start} is not inside a git repository",
                         "run the command inside an estate, or pass --repo PATH")
+    if repo.is_bare or repo.workdir is None:
+        raise GitError(f"{repo.path} is a bare repository: it has no work tree for an estate",
+                       "clone it (git clone) and run gitops-gen in the clone, or pass --repo PATH of a clone")
     return Path(repo.workdir).resolve()
 
 

@@ -1,9 +1,11 @@
-"""Loading an estate from its declarations, and the rules that span files."""
+"""Loading an estate from its declarations, and the rules that span files.
+
+Every loader reads through a ``Source``: the work tree (a ``Path`` is read as one) or a commit's tree.
+"""
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from gitops_gen.estate.model import (
     parse_config,
     parse_tenant,
 )
+from gitops_gen.estate.source import Source, as_source
 
 
 @dataclass
@@ -29,46 +32,52 @@ class Estate:
     tenants: dict[str, Tenant] = field(default_factory=dict)
 
 
-def _read(root: Path, rel: str) -> str:
+def _text(rel: str, data: bytes) -> str:
     try:
-        return (root / rel).read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise DeclarationError(rel, "is not UTF-8 text", None, "save the file as UTF-8") from None
 
 
-def load_config(root: Path) -> EstateConfig:
-    path = root / layout.CONFIG_FILE
-    if not path.is_file():
+def _read(source: Source, rel: str) -> str | None:
+    data = source.read(rel)
+    return None if data is None else _text(rel, data)
+
+
+def load_config(where: Path | Source) -> EstateConfig:
+    source = as_source(where)
+    text = _read(source, layout.CONFIG_FILE)
+    if text is None:
+        shown = where if isinstance(where, Path) else source.label
         raise UserError(
-            f"{root} is not a gitops-gen estate: {layout.CONFIG_FILE} is missing",
+            f"{shown} is not a gitops-gen estate: {layout.CONFIG_FILE} is missing",
             "run 'gitops-gen init PATH' to create one, or pass --repo PATH of an existing estate",
         )
-    return parse_config(layout.CONFIG_FILE, _read(root, layout.CONFIG_FILE))
+    return parse_config(layout.CONFIG_FILE, text)
 
 
-def _subdirs(path: Path) -> list[str]:
-    try:
-        return sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
-    except FileNotFoundError:
-        return []
-
-
-def load_clusters(root: Path) -> dict[str, Cluster]:
+def load_clusters(where: Path | Source) -> dict[str, Cluster]:
+    source = as_source(where)
     clusters: dict[str, Cluster] = {}
-    for name in _subdirs(root / layout.CLUSTERS_DIR):
+    for name in source.subdirs(layout.CLUSTERS_DIR):
         rel = layout.cluster_file(name)
-        if (root / rel).is_file():
-            clusters[name] = parse_cluster(rel, _read(root, rel), expected_name=name)
+        text = _read(source, rel)
+        if text is not None:
+            clusters[name] = parse_cluster(rel, text, expected_name=name)
     return clusters
 
 
-def tenant_names(root: Path) -> list[str]:
-    return [n for n in _subdirs(root / layout.OVERLAYS_DIR) if (root / layout.tenant_file(n)).is_file()]
+def tenant_names(where: Path | Source) -> list[str]:
+    source = as_source(where)
+    return [n for n in source.subdirs(layout.OVERLAYS_DIR) if source.read(layout.tenant_file(n)) is not None]
 
 
-def load_tenant(root: Path, name: str) -> Tenant:
+def load_tenant(where: Path | Source, name: str) -> Tenant:
     rel = layout.tenant_file(name)
-    return _parse_tenant(rel, _read(root, rel), name)
+    text = _read(as_source(where), rel)
+    if text is None:
+        raise UserError(f"{rel} is missing", f"there is no tenant {name!r}; 'gitops-gen list' shows the tenants")
+    return _parse_tenant(rel, text, name)
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -78,9 +87,18 @@ def _parse_tenant(rel: str, text: str, name: str) -> Tenant:
     return parse_tenant(rel, text, expected_name=name)
 
 
-def load_estate(root: Path) -> Estate:
-    config = load_config(root)
-    estate = Estate(root, config, load_clusters(root), {n: load_tenant(root, n) for n in tenant_names(root)})
+def load_estate(where: Path | Source, root: Path | None = None) -> Estate:
+    """The whole estate; ``root`` is the directory it is rendered in (``where`` when that is a path)."""
+    source = as_source(where)
+    config = load_config(where)
+    tenants: dict[str, Tenant] = {}
+    for name in source.subdirs(layout.OVERLAYS_DIR):
+        rel = layout.tenant_file(name)
+        text = _read(source, rel)
+        if text is not None:
+            tenants[name] = _parse_tenant(rel, text, name)
+    estate = Estate(root if root is not None else where if isinstance(where, Path) else Path("."), config,
+                    load_clusters(source), tenants)
     check_estate(estate)
     return estate
 
@@ -115,14 +133,17 @@ def regional_owner(host: str, clusters: Mapping[str, Cluster]) -> tuple[str, Clu
 
 
 def check_tenant_against(tenant: Tenant, clusters: Mapping[str, Cluster],
-                         host_owners: Mapping[str, str]) -> None:
-    """Placements name known clusters; hosts are free and not regional hosts of any cluster."""
+                         host_owners: Mapping[str, str], where: str | None = None) -> None:
+    """Placements name known clusters; hosts are free and not regional hosts of any cluster. ``where``
+    names the commit the clusters were read from, for the messages."""
     rel = layout.tenant_file(tenant.name)
     for c in tenant.placements:
         if c not in clusters:
             known = ", ".join(sorted(clusters)) or "none yet"
-            raise UserError(f"{rel}: unknown cluster {c!r} (known clusters: {known})",
-                            f"add it first with 'gitops-gen add-cluster {c} ...' or fix the name")
+            on = f" in {where}" if where else ""
+            raise UserError(f"{rel}: unknown cluster {c!r} (known clusters{on}: {known})",
+                            f"add it first with 'gitops-gen add-cluster {c} ...' and merge its branch, or fix the "
+                            f"name (--base gitops-gen/add-cluster-{c} stacks this change on an unmerged one)")
     for h in tenant.hosts:
         owner = host_owners.get(h.host)
         if owner is not None and owner != tenant.name:

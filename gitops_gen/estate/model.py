@@ -42,10 +42,15 @@ RESERVED_NAMES = frozenset({
 })
 RESERVED_PREFIXES = ("kube-", "openshift-", "gitops-gen-")
 
-_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_HOST_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$")
+# Every pattern is applied with fullmatch: '$' would also match before a trailing newline.
+_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_HOST_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_VERSION = re.compile(r"\d+\.\d+\.\d+")
+_QUANTITY = re.compile(r"\d+(\.\d+)?(Ki|Mi|Gi|Ti)")
+#: C0 control characters and DEL: never part of a name, host, region, label or domain.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: A Kubernetes label name (the part after an optional 'prefix/') and value (k8s.io/apimachinery validation).
+_K8S_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 #: Longest tenant and cluster names: the Application ``<tenant>-<cluster>`` stays a 63-character label.
 MAX_TENANT_NAME = 40
 MAX_CLUSTER_NAME = 22
@@ -53,10 +58,20 @@ MAX_CLUSTER_NAME = 22
 
 # --------------------------------------------------------------------------- names and hosts
 
+def check_no_control(what: str, value: str) -> str:
+    """Refuse a control character (a newline included) anywhere in ``value``."""
+    m = _CONTROL.search(value)
+    if m is not None:
+        raise UserError(f"{what} {value!r} contains a control character ({m.group()!r} at position {m.start()})",
+                        "remove it: names, hosts, regions, labels and domains are plain text on one line")
+    return value
+
+
 def check_name(kind: str, value: str, max_len: int) -> str:
     """Validate a tenant or cluster name; raise UserError naming the value and the fix."""
     if not value:
         raise UserError(f"{kind} name is empty", "give a lower-case DNS-1123 label such as 'acme'")
+    check_no_control(f"{kind} name", value)
     if "/" in value or "\\" in value or ".." in value:
         raise UserError(
             f"{kind} name {value!r} contains a path separator or '..'",
@@ -68,7 +83,7 @@ def check_name(kind: str, value: str, max_len: int) -> str:
             f"names derived from it (namespace, Application '<tenant>-<cluster>') must stay within 63; "
             f"choose a {kind} name of at most {max_len} characters",
         )
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         raise UserError(
             f"{kind} name {value!r} is not a DNS-1123 label",
             "use lower-case letters, digits and '-', starting with a letter and ending with a letter or digit",
@@ -95,6 +110,7 @@ def check_host(value: str, what: str = "host") -> str:
     """A fully qualified DNS name of at least two labels, lower case, no wildcard, no scheme."""
     if not isinstance(value, str) or not value:
         raise UserError(f"{what} is empty", "give a DNS name such as 'acme.wfg.example.com'")
+    check_no_control(what, value)
     if "://" in value or "/" in value or ":" in value:
         raise UserError(
             f"{what} {value!r} is not a bare DNS name",
@@ -104,7 +120,7 @@ def check_host(value: str, what: str = "host") -> str:
     if (
         len(value) > 253
         or len(labels) < 2
-        or any(len(lab) > 63 or not _HOST_LABEL.match(lab) for lab in labels)
+        or any(len(lab) > 63 or not _HOST_LABEL.fullmatch(lab) for lab in labels)
         or labels[-1].isdigit()
     ):
         raise UserError(
@@ -112,6 +128,22 @@ def check_host(value: str, what: str = "host") -> str:
             "use lower-case labels of letters, digits and '-', separated by dots, e.g. 'acme.wfg.example.com'",
         )
     return value
+
+
+def check_label(key: str, value: str, what: str = "label") -> None:
+    """A Kubernetes label: key '[prefix/]name' (prefix a DNS subdomain), value empty or a label name."""
+    check_no_control(f"{what} key", key)
+    check_no_control(f"{what} {key!r} value", value)
+    prefix, sep, name = key.rpartition("/")
+    if (not _K8S_LABEL_NAME.fullmatch(name) or len(name) > 63
+            or (sep and (len(prefix) > 253 or not all(_HOST_LABEL.fullmatch(p) for p in prefix.split("."))))):
+        raise UserError(f"{what} key {key!r} is not a Kubernetes label key",
+                        "use '[prefix/]name': a name of up to 63 letters, digits, '-', '_' or '.', starting and "
+                        "ending with a letter or digit, and an optional DNS prefix, e.g. 'tier' or "
+                        "'example.com/tier'")
+    if value and (len(value) > 63 or not _K8S_LABEL_NAME.fullmatch(value)):
+        raise UserError(f"{what} {key!r} has the value {value!r}, which is not a Kubernetes label value",
+                        "use up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
 
 
 # --------------------------------------------------------------------------- estate configuration
@@ -404,7 +436,7 @@ def parse_config(path: str, text: str) -> EstateConfig:
     repo = r.mapping(d, "repo", "repo")
     r.check_keys(repo, {"url", "revision"}, "repo.")
     url = r.get(repo, "url", str, "repo.url", hint="set repo.url to the clone URL Argo CD and Flux read")
-    if not re.match(r"^(https://|http://|ssh://|git@)\S+$", url):
+    if not re.fullmatch(r"(https://|http://|ssh://|git@)\S+", url):
         r.fail("repo.url", f"is {url!r}, not a git URL", "use https://..., ssh://... or git@host:path",
                repo, "url")
     revision = r.get(repo, "revision", str, "repo.revision", "main")
@@ -412,7 +444,7 @@ def parse_config(path: str, text: str) -> EstateConfig:
     wfg = r.mapping(d, "workflowgen", "workflowgen")
     r.check_keys(wfg, {"version", "databaseImage", "databaseTag"}, "workflowgen.")
     version = r.get(wfg, "version", str, "workflowgen.version", "10.3.1")
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         r.fail("workflowgen.version", f"is {version!r}, not a version X.Y.Z",
                "use a published WorkflowGen version such as 10.3.1 (no 'latest', no OS suffix)", wfg, "version")
     db_image = r.get(wfg, "databaseImage", str, "workflowgen.databaseImage", "advantys/workflowgen-sql")
@@ -491,12 +523,12 @@ def _forge(r: _Reader, node: Mapping[str, Any]) -> ForgeConfig:
     provider = r.choice(node, "provider", FORGE_PROVIDERS, "forge.provider", None) if node.get("provider") else None
     url_key = "api_url" if "api_url" in node else "apiUrl"
     api_url = r.get(node, url_key, str, f"forge.{url_key}", None) or None
-    if api_url is not None and not re.match(r"^https?://[^\s/@?#]+(/[^\s?#]*)?$", api_url):
+    if api_url is not None and not re.fullmatch(r"https?://[^\s/@?#]+(/[^\s?#]*)?", api_url):
         r.fail(f"forge.{url_key}", f"is {redact(api_url)!r}, not an http(s) URL without credentials or query",
                "give the API's base URL, e.g. https://api.github.com, https://gitlab.example.com/api/v4 or "
                "https://gitea.example.com/api/v1; tokens come from the environment only", node, url_key)
     remote = r.get(node, "remote", str, "forge.remote", None) or None
-    if remote is not None and not re.match(r"^[A-Za-z0-9][-A-Za-z0-9._/]*$", remote):
+    if remote is not None and not re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9._/]*", remote):
         r.fail("forge.remote", f"is {remote!r}, not a git remote name", "name a remote of the repository, "
                "e.g. origin ('git remote -v' lists them)", node, "remote")
     return ForgeConfig(provider, api_url.rstrip("/") if api_url else None, remote)
@@ -543,6 +575,9 @@ def parse_cluster(path: str, text: str, expected_name: str | None = None) -> Clu
     elif argo:
         r.fail("argocd", "is set but the controller is flux", "remove the argocd section")
     labels = _str_map(r, d, "labels", "labels")
+    raw_labels = r.mapping(d, "labels", "labels")
+    for key, value in labels.items():
+        r.wrap(f"labels.{key}", raw_labels, key, check_label, key, value)
     return Cluster(name=name, region=region, controller=controller, windows_build=build, domain=domain,
                    argocd_server=server, argocd_name=name_, labels=labels)
 

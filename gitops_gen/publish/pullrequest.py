@@ -187,12 +187,13 @@ def _publish(root: Path, repo: pygit2.Repository, head: pygit2.Commit, target: T
 def _kept(branch: str, commit: str, target: Target, request: PublishRequest, pushed: bool) -> str:
     if request.pull_request:
         again = "gitops-gen pr" + "".join(f" {flag} {value}" for flag, value in (
-            ("--base", request.base), ("--remote", request.remote), ("--api-url", request.api_url)) if value)
+            ("--branch", branch), ("--base", request.base), ("--remote", request.remote),
+            ("--api-url", request.api_url)) if value)
     else:
         again = f"git push {target.remote} {branch}"
     where = f"kept and pushed to {target.remote}" if pushed else "kept"
     return (f"Nothing is lost: the branch {branch} and its commit {commit[:12]} are {where}; after the fix, run "
-            f"'{again}' on that branch to finish")
+            f"'{again}' to finish")
 
 
 

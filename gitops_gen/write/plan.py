@@ -1,13 +1,15 @@
-"""Desired files against what is on disk: the list of changes a command would make."""
+"""Desired files against what is there (a commit's tree or the work tree): the changes a command makes."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from gitops_gen.atomic import is_temporary
+from gitops_gen.estate.source import refuse_symlinks
 from gitops_gen.generate import is_generated, is_hand_edited
 
 Action = Literal["create", "update", "delete"]
@@ -26,6 +28,8 @@ class Change:
 @dataclass
 class Plan:
     changes: list[Change] = field(default_factory=list)
+    #: Temporary files of an interrupted gitops-gen found beside derived files (removed when applied).
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -40,22 +44,20 @@ class Plan:
                 for c in self.changes]
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
+def _decode(data: bytes | None) -> str | None:
+    if data is None:
         return None
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         return ""
 
 
-def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[str] = (),
-               keep: Collection[str] = ()) -> Plan:
-    """Changes turning the work tree into ``desired``; derived files under ``orphans_under`` that
-    neither ``desired`` nor ``keep`` contains are deleted (files gitops-gen did not write never are)."""
+def plan_against(read: Callable[[str], bytes | None], desired: Mapping[str, str]) -> Plan:
+    """Changes turning what ``read`` returns (None: no such file) into ``desired``."""
     plan = Plan()
     for rel in sorted(desired):
-        current = _read(root / rel)
+        current = _decode(read(rel))
         if current is None:
             plan.changes.append(Change(rel, "create", desired[rel]))
         elif current != desired[rel]:
@@ -66,11 +68,31 @@ def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[s
             else:
                 reason = "stale"
             plan.changes.append(Change(rel, "update", desired[rel], reason))
+    return plan
+
+
+def _read_file(root: Path, rel: str) -> bytes | None:
+    refuse_symlinks(root, rel)
+    try:
+        return (root / rel).read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[str] = (),
+               keep: Collection[str] = ()) -> Plan:
+    """Changes turning the work tree into ``desired``; derived files under ``orphans_under`` that
+    neither ``desired`` nor ``keep`` contains are deleted (files gitops-gen did not write never are).
+    Our own temporary files there are not orphans: they are listed as leftovers."""
+    plan = plan_against(lambda rel: _read_file(root, rel), desired)
     for top in orphans_under:
         for rel in sorted(_walk(root, top)):
+            if is_temporary(rel.rsplit("/", 1)[-1]):
+                plan.leftovers.append(rel)
+                continue
             if rel in desired or rel in keep:
                 continue
-            text = _read(root / rel)
+            text = _decode(_read_file(root, rel))
             if text is not None and is_generated(text):
                 plan.changes.append(Change(rel, "delete", None, "orphaned"))
     return plan
@@ -78,10 +100,14 @@ def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[s
 
 def _walk(root: Path, top: str) -> Iterable[str]:
     base = root / top
+    refuse_symlinks(root, top)
     if not base.is_dir():
         return
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        for d in dirnames:
+            if os.path.islink(os.path.join(dirpath, d)):
+                refuse_symlinks(root, f"{rel_dir}/{d}")
         for f in filenames:
             yield f"{rel_dir}/{f}"

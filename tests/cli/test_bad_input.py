@@ -119,10 +119,10 @@ def test_add_cluster_refuses_bad_name(estate: Path, name: str, expected: list[st
 def test_longest_names_are_accepted(bare_estate: Path) -> None:
     """The limits are exact: 40 characters for a tenant and 22 for a cluster pass."""
     cluster = "c" * 22
-    result = cli(bare_estate, "add-cluster", cluster, *CLUSTER_OPTS)
+    result = cli(bare_estate, "add-cluster", cluster, *CLUSTER_OPTS, "--checkout")
     assert result.exit_code == 0, result.output
     tenant = "t" * 40
-    result = cli(bare_estate, "add-tenant", tenant, "--cluster", cluster)
+    result = cli(bare_estate, "add-tenant", tenant, "--cluster", cluster, "--base", "HEAD", "--checkout")
     assert result.exit_code == 0, result.output
     assert (bare_estate / f"overlays/{tenant}/{cluster}/kustomization.yaml").is_file()
 
@@ -131,19 +131,20 @@ def test_longest_names_are_accepted(bare_estate: Path) -> None:
 
 def test_add_tenant_refuses_unknown_cluster(estate: Path) -> None:
     assert_refused(estate, ["add-tenant", "newco", "--cluster", "eu-west-1", "--cluster", "ap-south-1"],
-                   ["unknown cluster 'ap-south-1'", "known clusters: eu-west-1, us-east-1"],
+                   ["unknown cluster 'ap-south-1'", "known clusters in main (", "): eu-west-1, us-east-1"],
                    "gitops-gen add-cluster ap-south-1")
 
 
 def test_add_tenant_refuses_existing_tenant(estate: Path) -> None:
     assert_refused(estate, ["add-tenant", "acme", "--cluster", "us-east-1"],
-                   ["tenant 'acme' already exists (overlays/acme/tenant.yaml)"], "choose another name")
+                   ["tenant 'acme' already exists in main (", ") (overlays/acme/tenant.yaml)"], "choose another name")
 
 
 def test_add_cluster_refuses_existing_cluster(estate: Path) -> None:
     opts = [o if o != "ap.wfg.example.com" else "other.wfg.example.com" for o in CLUSTER_OPTS]
     assert_refused(estate, ["add-cluster", "eu-west-1", *opts],
-                   ["cluster 'eu-west-1' already exists (clusters/eu-west-1/cluster.yaml)"], "choose another name")
+                   ["cluster 'eu-west-1' already exists in main (", ") (clusters/eu-west-1/cluster.yaml)"],
+                   "choose another name")
 
 
 def test_add_cluster_refuses_domain_holding_a_tenant_host(estate: Path) -> None:
@@ -264,23 +265,43 @@ def test_malformed_tenant_name_field_is_reported(estate: Path) -> None:
 
 # --------------------------------------------------------------------------- uncommitted work, unmanaged files
 
-def test_add_cluster_refuses_when_a_file_it_rewrites_is_dirty(estate: Path) -> None:
+AP_1 = ["add-cluster", "ap-1", "--region", "ap-south", "--controller", "argocd", "--windows-build", "ltsc2022",
+        "--domain", "ap.wfg.example.com", "--server", "https://10.0.0.3:6443"]
+
+
+def test_add_cluster_no_commit_refuses_when_a_file_it_rewrites_is_dirty(estate: Path) -> None:
     bootstrap = estate / "argocd/bootstrap.yaml"
     bootstrap.write_text(bootstrap.read_text() + "# a local experiment\n")  # modified, not committed
     result = assert_refused(
-        estate, ["add-cluster", "ap-1", "--region", "ap-south", "--controller", "argocd", "--windows-build",
-                 "ltsc2022", "--domain", "ap.wfg.example.com", "--server", "https://10.0.0.3:6443"],
+        estate, [*AP_1, "--no-commit"],
         ["uncommitted changes in files this command would write", "argocd/bootstrap.yaml"], "git stash")
     assert "clusters/ap-1" not in result.stderr  # only the dirty file is named
     assert not (estate / "clusters/ap-1").exists()
     assert bootstrap.read_text().endswith("# a local experiment\n")
 
 
-def test_add_tenant_refuses_when_an_untracked_file_stands_where_it_writes(estate: Path) -> None:
+def test_add_cluster_commits_from_the_base_and_leaves_a_dirty_file_alone(estate: Path) -> None:
+    """The commit is made from the base commit's files, not from the work tree: a local experiment in a file
+    the command rewrites is neither committed nor overwritten."""
+    bootstrap = estate / "argocd/bootstrap.yaml"
+    bootstrap.write_text(bootstrap.read_text() + "# a local experiment\n")
+    result = cli(estate, *AP_1)
+    assert result.exit_code == 0, result.output
+    repo = pygit2.Repository(str(estate))
+    tip = repo.branches.local["gitops-gen/add-cluster-ap-1"].peel(pygit2.Commit)
+    committed = repo[tip.tree["argocd/bootstrap.yaml"].id].peel(pygit2.Blob).data.decode()
+    assert "a local experiment" not in committed and "clusters/ap-1/argocd" in committed
+    assert bootstrap.read_text().endswith("# a local experiment\n")
+    assert_refused(estate, ["add-tenant", "apco", "--cluster", "ap-1", "--base", "gitops-gen/add-cluster-ap-1",
+                            "--checkout"], ["--checkout would overwrite uncommitted changes in: argocd/bootstrap.yaml"],
+                   "commit or stash them first")
+
+
+def test_add_tenant_no_commit_refuses_when_an_untracked_file_stands_where_it_writes(estate: Path) -> None:
     stray = estate / "clusters/eu-west-1/tenants/newco.yaml"
     stray.write_text("tenant: newco\n")  # untracked
-    assert_refused(estate, NEW_TENANT, ["uncommitted changes", "clusters/eu-west-1/tenants/newco.yaml"],
-                   "commit or stash them first")
+    assert_refused(estate, [*NEW_TENANT, "--no-commit"],
+                   ["uncommitted changes", "clusters/eu-west-1/tenants/newco.yaml"], "commit or stash them first")
     assert stray.read_text() == "tenant: newco\n"
     assert not (estate / "overlays/newco").exists()
 

@@ -85,6 +85,7 @@ def test_add_tenant_commits_exactly_its_files_on_a_new_branch(estate: Path) -> N
     repo = repo_of(estate)
     base, base_branch = repo.head.target, repo.head.shorthand
     branches_before = branches(estate)
+    before = snapshot(estate)
 
     result = cli(estate, *NEWCO, "--output", "json")
     assert result.exit_code == 0, result.output
@@ -94,13 +95,18 @@ def test_add_tenant_commits_exactly_its_files_on_a_new_branch(estate: Path) -> N
     assert {c["action"] for c in report["changes"]} == {"create"}
     assert report["dryRun"] is False
     assert report["branch"] == "gitops-gen/add-tenant-newco"
+    assert report["base"] == {"ref": "main", "commit": str(base)}
+    assert report["checkedOut"] is False and report["alreadyDone"] is False
 
     repo = repo_of(estate)
-    assert not repo.head_is_detached
-    assert repo.head.shorthand == "gitops-gen/add-tenant-newco"
+    # The user's checkout is left as it is: same branch, same files, nothing staged.
+    assert repo.head.shorthand == base_branch == "main"
+    assert repo.head.target == base
+    assert {k: v for k, v in snapshot(estate).items() if not k.startswith(".git/")} == \
+        {k: v for k, v in before.items() if not k.startswith(".git/")}
+    assert repo.status() == {}
     assert branches(estate) == sorted([*branches_before, "gitops-gen/add-tenant-newco"])
-    assert repo.branches.local[base_branch].target == base  # the starting branch did not move
-    commit = repo.head.peel(pygit2.Commit)
+    commit = repo.branches.local["gitops-gen/add-tenant-newco"].peel(pygit2.Commit)
     assert str(commit.id) == report["commit"]
     assert [p.id for p in commit.parents] == [base]
 
@@ -109,39 +115,59 @@ def test_add_tenant_commits_exactly_its_files_on_a_new_branch(estate: Path) -> N
     assert set(changed.values()) == {"A"}
     pattern = tenant_path_pattern("newco")
     assert [p for p in changed if not pattern.match(p)] == []
-    for path in changed:  # what was committed is what is on disk
-        assert repo[commit.tree[path].id].peel(pygit2.Blob).data == (estate / path).read_bytes()
-
-    assert repo.status() == {}
     assert commit.message == ("Add tenant newco on eu-west-1, us-east-1\n\n"
                               "Hosts: newco.example.com -> eu-west-1, newco-us.example.com -> us-east-1")
     assert report["message"] == commit.message
     assert commit.author.name == "Test Engineer"
     # The branch is consistent as committed.
+    git(estate, "switch", "-q", "gitops-gen/add-tenant-newco")
+    check = cli(estate, "generate", "--check")
+    assert check.exit_code == 0, check.output
+
+
+def test_add_tenant_checkout_switches_to_the_branch(estate: Path) -> None:
+    base = repo_of(estate).head.target
+    result = cli(estate, *NEWCO, "--checkout", "--output", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["checkedOut"] is True
+    repo = repo_of(estate)
+    assert repo.head.shorthand == "gitops-gen/add-tenant-newco"
+    commit = repo.head.peel(pygit2.Commit)
+    assert [p.id for p in commit.parents] == [base]
+    for path in NEWCO_FILES:  # what was committed is what is on disk, and in the index
+        assert repo[commit.tree[path].id].peel(pygit2.Blob).data == (estate / path).read_bytes()
+    assert repo.status() == {}
+    assert git(estate, "status", "--porcelain").stdout == ""
     check = cli(estate, "generate", "--check")
     assert check.exit_code == 0, check.output
 
 
 def test_add_tenant_table_output_names_files_commit_and_branch(estate: Path) -> None:
+    base = str(repo_of(estate).head.target)
     result = cli(estate, *NEWCO)
     assert result.exit_code == 0, result.output
-    commit = str(repo_of(estate).head.target)
+    commit = str(repo_of(estate).branches.local["gitops-gen/add-tenant-newco"].target)
     lines = result.stdout.splitlines()
     assert sorted(line.split()[1] for line in lines if line.startswith("  create ")) == sorted(NEWCO_FILES)
-    assert "Did 10 create." in lines
-    assert f"Tenant newco added: committed {commit[:12]} on branch gitops-gen/add-tenant-newco." in lines
+    assert "Created 10 files." in lines
+    assert (f"Tenant newco added: committed {commit[:12]} on branch gitops-gen/add-tenant-newco, based on main "
+            f"({base[:12]}).") in lines
+    assert ("Your checkout is unchanged. To look at the change: git log -p main..gitops-gen/add-tenant-newco; "
+            "to work on it: git switch gitops-gen/add-tenant-newco.") in lines
 
 
 def test_add_tenant_on_a_single_flux_cluster_writes_no_appproject(estate: Path) -> None:
     result = cli(estate, "add-tenant", "fluxy", "--cluster", "us-east-1", "--output", "json")
     assert result.exit_code == 0, result.output
     repo = repo_of(estate)
-    changed = changed_paths(repo, repo.head.peel(pygit2.Commit))
+    tip = repo.branches.local["gitops-gen/add-tenant-fluxy"].peel(pygit2.Commit)
+    changed = changed_paths(repo, tip)
     assert set(changed) == {"overlays/fluxy/tenant.yaml", "overlays/fluxy/us-east-1/kustomization.yaml",
                             "overlays/fluxy/us-east-1/ingress.yaml",
                             "overlays/fluxy/us-east-1/external-secrets.yaml",
                             "clusters/us-east-1/tenants/fluxy.yaml"}
-    assert repo.head.peel(pygit2.Commit).message == "Add tenant fluxy on us-east-1"
+    assert tip.message == "Add tenant fluxy on us-east-1"
 
 
 def test_add_tenant_no_commit_leaves_files_uncommitted(estate: Path) -> None:
@@ -162,10 +188,10 @@ def test_add_tenant_on_a_named_branch(estate: Path) -> None:
     result = cli(estate, *NEWCO, "--branch", "onboarding/newco")
     assert result.exit_code == 0, result.output
     repo = repo_of(estate)
-    assert repo.head.shorthand == "onboarding/newco"
+    assert repo.head.shorthand == "main"
     assert "gitops-gen/add-tenant-newco" not in branches(estate)
-    assert set(changed_paths(repo, repo.head.peel(pygit2.Commit))) == NEWCO_FILES
-    assert result.stdout.rstrip().endswith("on branch onboarding/newco.")
+    assert set(changed_paths(repo, repo.branches.local["onboarding/newco"].peel(pygit2.Commit))) == NEWCO_FILES
+    assert "on branch onboarding/newco, based on main" in result.stdout
     assert repo.status() == {}
 
 
@@ -177,8 +203,9 @@ def test_add_tenant_refuses_an_existing_branch_and_writes_nothing(estate: Path, 
     args = [*NEWCO, "--branch", branch] if branch == "setup-acme" else NEWCO
     result = cli(estate, *args)
     assert result.exit_code == 2, result.output
-    assert f"error: branch '{branch}' already exists" in result.stderr
-    assert f"hint: delete it (git branch -D {branch}) or choose another name with --branch" in result.stderr
+    assert f"error: branch '{branch}' already exists and holds other changes" in result.stderr
+    assert (f"hint: delete it if it is left over (git branch -D {branch}), or choose another name with --branch"
+            in result.stderr)
     assert snapshot(estate) == before
     assert branches(estate) == branches_before
     assert repo_of(estate).head.target == head
@@ -191,7 +218,9 @@ def test_add_tenant_dry_run_writes_nothing_and_prints_the_plan(estate: Path) -> 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert sorted(line.split()[1] for line in lines if line.startswith("  create ")) == sorted(NEWCO_FILES)
-    assert lines[-2:] == ["Would 10 create.", "Dry run: nothing was written."]
+    base = str(repo_of(estate).head.target)
+    assert lines[-2:] == ["Would create 10 files.",
+                          f"Dry run: nothing was written; the branch would be based on main ({base[:12]})."]
     assert snapshot(estate) == before
     assert branches(estate) == branches_before
 
@@ -227,10 +256,11 @@ def test_staged_work_elsewhere_is_not_swept_into_the_commit(estate: Path) -> Non
     staged = {"notes.txt": pygit2.GIT_STATUS_INDEX_MODIFIED, "docs/runbook.md": pygit2.GIT_STATUS_INDEX_NEW}
     assert repo.status() == staged
 
-    result = cli(estate, *NEWCO)
+    result = cli(estate, *NEWCO, "--checkout")
     assert result.exit_code == 0, result.output
     repo = repo_of(estate)
     commit = repo.head.peel(pygit2.Commit)
+    assert repo.head.shorthand == "gitops-gen/add-tenant-newco"
     assert set(changed_paths(repo, commit)) == NEWCO_FILES
     assert repo[commit.tree["notes.txt"].id].peel(pygit2.Blob).data == b"release notes\n"
     assert "docs" not in commit.tree
@@ -242,14 +272,17 @@ def test_staged_work_elsewhere_is_not_swept_into_the_commit(estate: Path) -> Non
 
 def test_two_tenant_branches_from_one_base_merge_cleanly(estate: Path) -> None:
     base = repo_of(estate).head.shorthand
-    one = cli(estate, "add-tenant", "one", "--cluster", "eu-west-1", "--host", "one.example.com")
+    one = cli(estate, "add-tenant", "one", "--cluster", "eu-west-1", "--host", "one.example.com", "--checkout")
     assert one.exit_code == 0, one.output
-    git(estate, "checkout", "-q", base)
-    assert not (estate / "overlays/one").exists()
+    assert (estate / "overlays/one").exists()
+    # From the first tenant's branch: the second branch still starts from main, not from it.
     two = cli(estate, "add-tenant", "two", "--cluster", "eu-west-1", "--cluster", "us-east-1",
               "--host", "two.example.com=us-east-1")
     assert two.exit_code == 0, two.output
-    assert repo_of(estate).head.shorthand == "gitops-gen/add-tenant-two"
+    assert repo_of(estate).head.shorthand == "gitops-gen/add-tenant-one"
+    for name in ("one", "two"):
+        diff = git(estate, "diff", "--name-only", f"{base}...gitops-gen/add-tenant-{name}").stdout.split()
+        assert diff and all(tenant_path_pattern(name).match(p) for p in diff), diff
 
     git(estate, "checkout", "-q", "-b", "release", base)
     for branch in ("gitops-gen/add-tenant-one", "gitops-gen/add-tenant-two"):

@@ -28,6 +28,7 @@ from gitops_gen.render.kustomize import (
     render_overlays,
     shared_input_hash,
 )
+from tests.conftest import land_on_main
 from tests.tools import PROJECT_ROOT, crd_dir, require_kustomize
 
 
@@ -53,10 +54,9 @@ def _commit_all(root: Path, message: str) -> None:
 def wide_estate(estate: Path) -> Path:
     """The fixture estate plus six tenants on eu-west-1, so batches hold several overlays."""
     for i in range(6):
-        add_tenant(estate, Tenant(f"t{i}", ("eu-west-1", "us-east-1"),
-                                          (HostRoute(f"t{i}.example.com", "eu-west-1"),),
-                                          size=("small", "medium", "large")[i % 3]), branch=f"b{i}")
-    return estate
+        add_tenant(estate, Tenant(f"t{i}", ("eu-west-1", "us-east-1"), (HostRoute(f"t{i}.example.com", "eu-west-1"),),
+                                  size=("small", "medium", "large")[i % 3]), branch=f"b{i}", base="HEAD", checkout=True)
+    return land_on_main(estate)
 
 
 def test_example_estate_is_clean(crds: Path, tmp_path: Path) -> None:

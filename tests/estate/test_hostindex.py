@@ -4,8 +4,10 @@ follows edits, and an unreadable tenant.yaml is an error, never 'no hosts'."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
+import pygit2
 import pytest
 from typer.testing import CliRunner
 
@@ -64,8 +66,13 @@ def test_cache_follows_edits(estate: Path) -> None:
 def test_broken_neighbour_blocks_add_tenant(estate: Path) -> None:
     path = estate / layout.tenant_file("acme")
     path.write_text(path.read_text().replace("hosts:\n", "hosts: [\n"))
-    result = CliRunner().invoke(app, ["add-tenant", "newco", "--cluster", "eu-west-1", "--host",
-                                      "acme.wfg.example.com", "--repo", str(estate)])
-    assert result.exit_code == 2
-    assert "overlays/acme/tenant.yaml" in result.output and "not valid YAML" in result.output
-    assert not (estate / "overlays" / "newco").exists()
+    args = ["add-tenant", "newco", "--cluster", "eu-west-1", "--host", "acme.wfg.example.com", "--repo", str(estate)]
+    # Into the work tree, its broken file is read; committed, the broken file must be on the base branch.
+    for extra in (["--no-commit"], []):
+        if not extra:
+            subprocess.run(["git", "commit", "-qam", "Break acme"], cwd=estate, check=True)
+        result = CliRunner().invoke(app, [*args, *extra])
+        assert result.exit_code == 2, result.output
+        assert "overlays/acme/tenant.yaml" in result.output and "not valid YAML" in result.output
+        assert not (estate / "overlays" / "newco").exists()
+        assert "gitops-gen/add-tenant-newco" not in pygit2.Repository(str(estate)).branches.local

@@ -456,8 +456,8 @@ def test_add_tenant_pr_pushes_and_opens_a_reviewed_pull_request(remote_estate: t
         assert not server.problems
         no_token_anywhere(estate, result.output)
 
-        # Running it again (on the branch add-tenant left checked out) updates, never duplicates.
-        again = cli(estate, "pr")
+        # Running it again for that branch updates, never duplicates.
+        again = cli(estate, "pr", "--branch", branch)
         assert again.exit_code == 0, again.output
         assert len(server.pulls) == 1 and "Updated" in again.output and "#1" in again.output
         assert not server.problems
@@ -505,22 +505,22 @@ def test_pr_faults_lose_nothing_and_a_rerun_finishes(remote_estate: tuple[Path, 
         branch = "gitops-gen/add-tenant-newco"
         repo = pygit2.Repository(str(estate))
         commit = str(repo.references[f"refs/heads/{branch}"].target)
-        assert repo.head.shorthand == branch
+        assert repo.head.shorthand == "main", "the user's checkout is left as it is"
         assert remote_refs(git)[f"refs/heads/{branch}"] == commit, "pushed before the forge failed"
-        assert f"Tenant newco added: committed {commit[:12]} on branch {branch}." in result.output
+        assert f"Tenant newco added: committed {commit[:12]} on branch {branch}, based on origin/main" in result.output
         assert "GitHub API: POST" in result.output and "failed with 503" in result.output
         assert f"the branch {branch} and its commit {commit[:12]} are kept and pushed to origin" in result.output
-        assert "run 'gitops-gen pr' on that branch to finish" in result.output
+        assert f"run 'gitops-gen pr --branch {branch}' to finish" in result.output
         assert not server.pulls
 
         # A wrong token next: 401, named, masked.
         monkeypatch.setenv("GITHUB_TOKEN", "tok_revoked_000000000")
-        denied = cli(estate, "pr")
+        denied = cli(estate, "pr", "--branch", branch)
         assert denied.exit_code == 2
         assert "refused the token in $GITHUB_TOKEN" in denied.output and "tok_revoked" not in denied.output
 
         monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-        again = cli(estate, "pr")
+        again = cli(estate, "pr", "--branch", branch)
         assert again.exit_code == 0, again.output
         assert len(server.pulls) == 1 and "Opened pull request #1" in again.output
         no_token_anywhere(estate, result.output, denied.output, again.output)
@@ -543,7 +543,7 @@ def test_pr_with_the_push_failing_keeps_the_commit(remote_estate: tuple[Path, Gi
         assert not server.calls and "refs/heads/gitops-gen/add-tenant-newco" not in remote_refs(git)
 
         _git(estate, "remote", "set-url", "origin", url)
-        again = cli(estate, "pr")
+        again = cli(estate, "pr", "--branch", "gitops-gen/add-tenant-newco")
         assert again.exit_code == 0, again.output
         assert remote_refs(git)["refs/heads/gitops-gen/add-tenant-newco"] == data["commit"]
         assert len(server.pulls) == 1
@@ -634,13 +634,21 @@ def test_the_description_is_cut_to_size(remote_estate: tuple[Path, GitServer], m
     assert len(fitted) == 65_536 and "cut to the forge's size limit" in fitted
 
 
-def test_a_missing_base_after_the_commit_says_the_commit_is_kept(remote_estate: tuple[Path, GitServer],
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_base_is_refused_before_the_commit(remote_estate: tuple[Path, GitServer],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """--base names what the branch starts from, so a base that does not exist stops the command before it
+    writes anything; a base that exists locally only stops the pull request after the commit, which is kept."""
     estate, _ = remote_estate
     _configure(estate, "github", "http://127.0.0.1:9")
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    before = snapshot(estate)
     result = cli(estate, *ADD_NEWCO, "--pr", "--base", "release")
     assert result.exit_code == 2
-    assert "the base branch 'release' exists neither as origin/release nor locally" in result.output
-    assert "run 'gitops-gen pr --base release' on that branch to finish" in result.output
+    assert "'release' names no commit in this repository" in result.output
+    assert snapshot(estate) == before
+    _git(estate, "branch", "release")
+    _git(estate, "remote", "set-url", "origin", "http://127.0.0.1:9/platform/estate.git")  # nothing listens
+    result = cli(estate, *ADD_NEWCO, "--pr", "--base", "release")
+    assert result.exit_code == 2
+    assert "run 'gitops-gen pr --branch gitops-gen/add-tenant-newco --base release' to finish" in result.output
     assert "refs/heads/gitops-gen/add-tenant-newco" in pygit2.Repository(str(estate)).references

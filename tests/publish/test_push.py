@@ -268,6 +268,6 @@ def test_add_tenant_push_refused_keeps_the_commit(pushed_estate: Path, server: G
     commit = str(repo.references["refs/heads/gitops-gen/add-tenant-newco"].target)
     assert f"committed {commit[:12]} on branch gitops-gen/add-tenant-newco" in result.output
     assert "refused the token in $GITHUB_TOKEN" in result.output
-    assert "run 'git push origin gitops-gen/add-tenant-newco' on that branch to finish" in result.output
+    assert "run 'git push origin gitops-gen/add-tenant-newco' to finish" in result.output
     assert "tok_expired" not in result.output
     assert "refs/heads/gitops-gen/add-tenant-newco" not in remote_refs(server)

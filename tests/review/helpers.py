@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pygit2
 
-from gitops_gen import gitrepo
 from gitops_gen.review.appset import Application
 from tests.conftest import REPO_URL
 
@@ -22,8 +22,15 @@ def head_id(root: Path) -> str:
 
 
 def commit(root: Path, paths: list[str], message: str, branch: str) -> str:
-    """Commit the work tree's content of exactly ``paths`` (deleted ones included) on a new branch."""
-    return gitrepo.commit_paths(repo_of(root), paths, message, branch)
+    """With git itself: a new branch at HEAD, checked out, and a commit of the work tree's content of exactly
+    ``paths`` (deleted ones included)."""
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True)
+
+    git("switch", "-q", "-c", branch)
+    git("add", "-A", "--", *paths)
+    git("commit", "-q", "-m", message, "--", *paths)
+    return head_id(root)
 
 
 def expected_app(tenant: str) -> Application:

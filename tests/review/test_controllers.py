@@ -34,8 +34,8 @@ def test_fresh_estate_expands_to_the_expected_applications(estate: Path) -> None
 
 def test_adding_a_tenant_adds_its_application_and_kustomization(estate: Path) -> None:
     base = head_id(estate)
-    add_tenant(estate, Tenant("initech", ("eu-west-1", "us-east-1"),
-                                      (HostRoute("initech.wfg.example.com", "eu-west-1"),)), branch="add-initech")
+    initech = Tenant("initech", ("eu-west-1", "us-east-1"), (HostRoute("initech.wfg.example.com", "eu-west-1"),))
+    add_tenant(estate, initech, branch="add-initech")
     repo = repo_of(estate)
     changes = diff_controllers(CommitSide(repo, base), CommitSide(repo, "add-initech"))
     assert [(c.kind, c.key, c.change, c.tenant, c.cluster) for c in changes] == [

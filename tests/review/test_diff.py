@@ -76,8 +76,8 @@ def _kustomize() -> None:
 
 def test_add_tenant(estate: Path) -> None:
     base = head(estate)
-    add_tenant(estate, Tenant("newco", ("eu-west-1", "us-east-1"),
-                                      (HostRoute("newco.wfg.example.com", "eu-west-1"),)))
+    add_tenant(estate, Tenant("newco", ("eu-west-1", "us-east-1"), (HostRoute("newco.wfg.example.com", "eu-west-1"),)),
+               checkout=True)
     result = diff(estate, base, "HEAD")
     assert controllers(result) == {("Application", "argocd/newco-eu-west-1", "added"),
                                    ("Kustomization", "flux-system/newco", "added")}
@@ -269,7 +269,7 @@ def test_cli_outputs_and_exit_code(estate: Path) -> None:
 def test_default_base_is_the_merge_base_with_main(estate: Path) -> None:
     repo = pygit2.Repository(str(estate))
     main_tip = str(repo.references["refs/heads/main"].target)
-    add_tenant(estate, Tenant("newco", ("eu-west-1",)))
+    add_tenant(estate, Tenant("newco", ("eu-west-1",)), checkout=True)
     assert pygit2.Repository(str(estate)).head.shorthand == "gitops-gen/add-tenant-newco"
     result = diff(estate)
     assert result.base == f"merge base with main ({main_tip[:7]})"

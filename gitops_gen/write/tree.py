@@ -1,0 +1,60 @@
+"""A commit's tree as the source of an estate's declarations: what a new branch starts from.
+
+Blobs are read straight from the object database: the user's work tree, index and HEAD are never looked at.
+"""
+
+from __future__ import annotations
+
+import pygit2
+
+from gitops_gen.estate.source import symlink_error
+
+
+class TreeSource:
+    """The estate's files in ``tree`` (a commit's tree), below ``prefix`` (the estate's directory in the
+    repository, '' at its top)."""
+
+    def __init__(self, repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, label: str) -> None:
+        self.repo = repo
+        self.tree = tree
+        self.prefix = prefix
+        self.label = label
+
+    def entry(self, rel: str) -> pygit2.Object | None:
+        """The tree entry at ``rel`` (a blob or a tree); refuses a symbolic link on the way."""
+        node: pygit2.Object = self.tree
+        done: list[str] = []
+        for part in (self.prefix + rel).split("/"):
+            if not part:
+                continue
+            if not isinstance(node, pygit2.Tree) or part not in node:
+                return None
+            child = node[part]
+            done.append(part)
+            if child.filemode == pygit2.GIT_FILEMODE_LINK:
+                raise symlink_error("/".join(done)[len(self.prefix):], self.label)
+            node = child
+        return node
+
+    def read(self, rel: str) -> bytes | None:
+        node = self.entry(rel)
+        return bytes(self.repo[node.id].peel(pygit2.Blob).data) if isinstance(node, pygit2.Blob) else None
+
+    def blob_id(self, rel: str) -> pygit2.Oid | None:
+        node = self.entry(rel)
+        return node.id if isinstance(node, pygit2.Blob) else None
+
+    def subdirs(self, rel: str) -> list[str]:
+        node = self.entry(rel)
+        if not isinstance(node, pygit2.Tree):
+            return []
+        names: list[str] = []
+        for child in node:
+            assert child.name is not None
+            if child.name.startswith("."):
+                continue
+            if child.filemode == pygit2.GIT_FILEMODE_LINK:
+                raise symlink_error(f"{rel}/{child.name}", self.label)
+            if child.filemode == pygit2.GIT_FILEMODE_TREE:
+                names.append(child.name)
+        return sorted(names)
