@@ -93,8 +93,11 @@ def new_tenant(size: int, k: int) -> Tenant:
 # --------------------------------------------------------------------------- measuring
 
 def reset(root: Path, branch: str) -> None:
-    """Back to the state before add-tenant: the original branch checked out, the new one deleted."""
-    git(root, "checkout", "-q", BRANCH)
+    """Back to the state before add-tenant: the new branch deleted (the checkout never moved)."""
+    if git(root, "rev-parse", "--abbrev-ref", "HEAD").strip() != BRANCH:
+        raise RuntimeError("add-tenant moved the user's checkout")
+    if git(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}").strip() == "":
+        raise RuntimeError(f"add-tenant made no branch {branch}")
     git(root, "branch", "-q", "-D", branch)
     if git(root, "status", "--porcelain"):
         raise RuntimeError("the estate is not clean after resetting")
@@ -106,8 +109,6 @@ def add_tenant_core(root: Path, tenant: Tenant) -> float:
     dt = time.perf_counter() - t0
     if result.commit is None or result.branch is None:
         raise RuntimeError("add-tenant committed nothing")
-    if git(root, "rev-parse", "--abbrev-ref", "HEAD").strip() != result.branch:
-        raise RuntimeError("add-tenant did not leave its branch checked out")
     reset(root, result.branch)
     return dt
 
@@ -291,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             have = size
             if size == sizes[0] and size <= 1000:
                 check_bulk_equals_generate(root)
+            # As in a clone (and after git's automatic gc): objects packed, not 70,000 loose files.
+            git(root, "repack", "-a", "-d", "-q")
             log(f"  built in {build.total_s:.1f} s; measuring ...")
             r = measure(root, size, opts.repeat)
             r.build = build

@@ -83,7 +83,7 @@ def snapshot(root: Path) -> dict[str, str]:
             rel = p.relative_to(root).as_posix()
             if rel.startswith(".git/gitops-gen/"):
                 continue  # the host cache is not repository state
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+            out[rel] = f"-> {os.readlink(p)}" if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 
 

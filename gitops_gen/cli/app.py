@@ -41,4 +41,4 @@ app.command()(review.diff)
 
 
 def main() -> None:
-    app()
+    app(prog_name="gitops-gen")

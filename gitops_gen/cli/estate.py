@@ -48,7 +48,7 @@ def generate(
     from gitops_gen.commands.common import resolve_root
     from gitops_gen.commands.generate import generate as generate_files
 
-    result = run_core(lambda: generate_files(resolve_root(repo), dry_run=dry_run or check))
+    result = run_core(lambda: generate_files(resolve_root(repo), dry_run=dry_run, check=check))
     if check:
         if output is Output.json:
             print_json({"upToDate": result.plan.empty, "changes": result.plan.as_json()})

@@ -117,9 +117,12 @@ def _commit(er: EstateRepo, desired: dict[str, str], plan: Plan, result: ChangeR
         result.commit = str(oid)
     # The work tree and the index follow the commit: the files missing from the work tree are written, and
     # every file committed now gets its index entry (an interrupted run may have written it, never staged it).
-    entries = {er.prefix + c.path: worktree.FileChange(er.prefix + c.path, None,
-                                                       str(repo.create_blob(str(c.content).encode("utf-8"))))
-               for c in plan.changes}
+    entries: dict[str, worktree.FileChange] = {}
+    for c in plan.changes:
+        data = str(c.content).encode("utf-8")
+        # The commit wrote the blob already, unless HEAD held this content before.
+        blob = str(pygit2.hash(data)) if er.prefix + c.path in changes else str(repo.create_blob(data))
+        entries[er.prefix + c.path] = worktree.FileChange(er.prefix + c.path, None, blob)
     for repo_path, data in changes.items():
         if repo_path not in entries:
             blob = str(pygit2.hash(data))

@@ -62,7 +62,8 @@ def add_tenant(root: Path, tenant: TenantArg, dry_run: bool = False, commit: boo
         def draft(source: Source, er: EstateRepo, base_commit: pygit2.Commit) -> Draft:
             config = load_config(source)
             t = _tenant_of(tenant, config)
-            others = tenant_hosts_at(er.repo, base_commit.tree, er.prefix, er.cache_dir)
+            others = tenant_hosts_at(er.repo, base_commit.tree, er.prefix, er.cache_dir,
+                                     wanted={h.host for h in t.hosts})
             desired, message, t = _tenant_draft(source, config, t, others)
             for claim in claims_on_branches(er.repo, base_commit, er.prefix, {target.branch}):
                 if claim.host in {h.host for h in t.hosts}:

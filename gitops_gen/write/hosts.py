@@ -1,9 +1,11 @@
 """Which tenant claims which global host: on the commit a new branch starts from, and on the other
 ``gitops-gen/*`` branches (local and remote-tracking), whose pull requests may merge first.
 
-At the base commit, every ``overlays/<tenant>/tenant.yaml`` is read from git objects. A cache in the git
-directory, keyed by each tenant directory's tree id (content-addressed: a changed file changes it), keeps a
-repeat read to one lookup per tenant. The cache is never committed and is rebuilt when unreadable.
+At the base commit, each ``overlays/<tenant>/tenant.yaml`` is read from git objects. A cache in the git
+directory keeps what was read, by the tree id of each tenant's directory (content-addressed: an edit
+changes it) and of ``overlays/`` as a whole, so a repeat with nothing changed reads nothing. When only some
+hosts matter (add-tenant asks about its own), a file whose bytes cannot spell them is not parsed (see
+``_may_declare``). The cache is never committed and is rebuilt when unreadable.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from gitops_gen.estate import layout
 from gitops_gen.estate.hostindex import TenantHosts
 from gitops_gen.estate.model import quick_hosts
 
-_VERSION = 1
+_VERSION = 2
 CACHE_FILE = "host-index-tree.json"
 #: Branches whose pull requests gitops-gen opened: a host one of them claims is taken.
 BRANCH_PREFIX = "gitops-gen/"
@@ -37,9 +39,27 @@ def _hosts_of(rel: str, data: bytes) -> tuple[str | None, list[str], list[str]]:
                                "fix it first; 'gitops-gen generate --check' shows where") from None
 
 
-def tenant_hosts_at(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str,
-                    cache_dir: Path | None) -> dict[str, TenantHosts]:
-    """Every tenant's global hosts and placements in ``tree``, by tenant directory name."""
+def _may_declare(data: bytes, needles: list[bytes]) -> bool:
+    """Whether a tenant.yaml could declare one of ``needles`` (hosts, as bytes). A YAML string equal to a
+    host spells its bytes, unless it is written with escapes (a backslash, in a double-quoted scalar) or
+    the file is UTF-16 or UTF-32 (NUL bytes): such files, and those that spell a needle, are parsed."""
+    return b"\\" in data or b"\x00" in data or any(n in data for n in needles)
+
+
+def _load_cache(path: Path | None) -> dict[str, object]:
+    if path is None:
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) and raw.get("version") == _VERSION else {}
+
+
+def tenant_hosts_at(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, cache_dir: Path | None,
+                    wanted: set[str] | None = None) -> dict[str, TenantHosts]:
+    """Every tenant's global hosts and placements in ``tree``, by tenant directory name. With ``wanted``,
+    tenants whose files cannot declare any of those hosts may be left out (the caller only asks about them)."""
     try:
         overlays = tree[prefix + layout.OVERLAYS_DIR]
     except KeyError:
@@ -47,39 +67,40 @@ def tenant_hosts_at(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str,
     if not isinstance(overlays, pygit2.Tree):
         return {}
     cache_path = cache_dir / CACHE_FILE if cache_dir is not None else None
-    cached: dict[str, list[object]] = {}
-    if cache_path is not None:
-        try:
-            raw = json.loads(cache_path.read_text())
-            if raw.get("version") == _VERSION:
-                cached = raw["entries"]
-        except (OSError, ValueError, KeyError, AttributeError):
-            cached = {}
-    entries: dict[str, list[object]] = {}
-    out: dict[str, TenantHosts] = {}
+    cached = _load_cache(cache_path)
+    entries: dict[str, list[object]] = cached.get("entries", {})  # type: ignore[assignment]
+    if cached.get("overlays") == str(overlays.id) and cached.get("complete"):
+        return {n: TenantHosts(str(e[1]), tuple(e[2]), tuple(e[3])) for n, e in entries.items()}  # type: ignore[arg-type]
+    needles = None if wanted is None else [h.encode() for h in wanted]
+    fresh: dict[str, list[object]] = {}
+    complete = True
     changed = False
     for child in overlays:
         name = child.name
         if name is None or child.filemode != pygit2.GIT_FILEMODE_TREE:
             continue
         key = str(child.id)
-        hit = cached.get(name)
-        if hit is not None and hit[0] == key:
-            entry = hit
-        else:
-            sub = repo[child.id].peel(pygit2.Tree)
-            if "tenant.yaml" not in sub:
-                continue
-            blob = repo[sub["tenant.yaml"].id].peel(pygit2.Blob)
-            tname, hosts, placements = _hosts_of(layout.tenant_file(name), bytes(blob.data))
-            entry = [key, tname or name, hosts, placements]
-            changed = True
-        entries[name] = entry
-        out[name] = TenantHosts(str(entry[1]), tuple(entry[2]), tuple(entry[3]))  # type: ignore[arg-type]
-    if cache_path is not None and (changed or len(entries) != len(cached)):
+        hit = entries.get(name)
+        if hit is not None and hit[0] == key and hit[2] is not None:
+            fresh[name] = hit
+            continue
+        sub = repo[child.id].peel(pygit2.Tree)
+        if "tenant.yaml" not in sub:
+            continue
+        data = bytes(repo[sub["tenant.yaml"].id].peel(pygit2.Blob).data)
+        changed = True
+        if needles is not None and not _may_declare(data, needles):
+            complete = False  # not read: it holds none of the hosts asked about
+            fresh[name] = [key, name, None, None]
+            continue
+        tname, hosts, placements = _hosts_of(layout.tenant_file(name), data)
+        fresh[name] = [key, tname or name, hosts, placements]
+    if cache_path is not None and (changed or len(fresh) != len(entries)):
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-            write_atomic(cache_path, json.dumps({"version": _VERSION, "entries": entries}))
-    return out
+            write_atomic(cache_path, json.dumps({"version": _VERSION, "overlays": str(overlays.id),
+                                                 "complete": complete, "entries": fresh}, separators=(",", ":")))
+    return {n: TenantHosts(str(e[1]), tuple(e[2]), tuple(e[3]))  # type: ignore[arg-type]
+            for n, e in fresh.items() if e[2] is not None}
 
 
 @dataclass(frozen=True)

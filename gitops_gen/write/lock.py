@@ -17,7 +17,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from gitops_gen.atomic import is_temporary
 from gitops_gen.errors import GitError
+from gitops_gen.redact import redact
 
 LOCK_FILE = "lock"
 #: How long a second command waits for the first one. GITOPS_GEN_LOCK_WAIT (seconds) overrides it.
@@ -60,7 +62,12 @@ def estate_lock(cache_dir: Path, command: str | None = None) -> Iterator[None]:
                                    "wait for it to finish and run the command again; it releases the lock "
                                    "when it ends, even when it is killed") from None
                 time.sleep(0.05)
-        shown = command or " ".join(["gitops-gen", *sys.argv[1:]])
+        # Under the lock, a temporary file of ours in the cache directory is a leftover of a killed run.
+        for name in os.listdir(cache_dir):
+            if is_temporary(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(cache_dir / name)
+        shown = redact(command or " ".join(["gitops-gen", *sys.argv[1:]]))
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": shown}).encode(), 0)
         yield

@@ -19,22 +19,38 @@ class TreeSource:
         self.tree = tree
         self.prefix = prefix
         self.label = label
+        #: Trees looked up so far, by repository path: 'overlays' of 10,000 tenants is parsed once.
+        self._trees: dict[str, pygit2.Tree] = {"": tree}
+
+    def _tree(self, path: str) -> pygit2.Tree | None:
+        """The tree at repository path ``path`` ('' for the root); refuses a symbolic link on the way."""
+        if path in self._trees:
+            return self._trees[path]
+        parent_path, _, name = path.rpartition("/")
+        parent = self._tree(parent_path)
+        if parent is None or name not in parent:
+            return None
+        child = parent[name]
+        if child.filemode == pygit2.GIT_FILEMODE_LINK:
+            raise symlink_error(path[len(self.prefix):], self.label)
+        if not isinstance(child, pygit2.Tree):
+            return None
+        self._trees[path] = child
+        return child
 
     def entry(self, rel: str) -> pygit2.Object | None:
         """The tree entry at ``rel`` (a blob or a tree); refuses a symbolic link on the way."""
-        node: pygit2.Object = self.tree
-        done: list[str] = []
-        for part in (self.prefix + rel).split("/"):
-            if not part:
-                continue
-            if not isinstance(node, pygit2.Tree) or part not in node:
-                return None
-            child = node[part]
-            done.append(part)
-            if child.filemode == pygit2.GIT_FILEMODE_LINK:
-                raise symlink_error("/".join(done)[len(self.prefix):], self.label)
-            node = child
-        return node
+        path = "/".join(p for p in (self.prefix + rel).split("/") if p)
+        if not path:
+            return self.tree
+        parent_path, _, name = path.rpartition("/")
+        parent = self._tree(parent_path)
+        if parent is None or name not in parent:
+            return None
+        child = parent[name]
+        if child.filemode == pygit2.GIT_FILEMODE_LINK:
+            raise symlink_error(path[len(self.prefix):], self.label)
+        return child
 
     def read(self, rel: str) -> bytes | None:
         node = self.entry(rel)
