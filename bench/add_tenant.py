@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """Benchmark: ``add-tenant`` in estates of 100, 1,000 and 10,000 tenants on 3 clusters.
 
-Issue requirement: add-tenant in an estate of 10,000 tenants on 3 clusters finishes, commit
+Issue requirements: add-tenant in an estate of 10,000 tenants on 3 clusters finishes, commit
 included, in under 1 second, and its cost does not grow with the number of tenants beyond
-reading what it must check (host uniqueness).
+reading what it must check (host uniqueness); through the CLI it stays under 1 second cold (no
+host cache), the repository lock and the branch's reference update included.
+
+What add-tenant does here is what it does for a user: it takes the lock, starts from the default
+branch (``main``), reads the declarations and every tenant's hosts from that commit's git objects,
+builds the commit in memory and creates the branch; the checkout is never touched (checked after
+every run). The estate is repacked after its bulk build, as a clone's objects are packed.
 
 Repository rule: speed targets are met in a benchmark that prints its figures as ratios against a
 baseline measured in the same run. The baselines here, measured on the same repository right
 before add-tenant, are:
 
 * ``git status --porcelain`` (subprocess): what any tool must pay to know the work tree is clean;
-* a stat of every ``overlays/*/tenant.yaml``: the least a warm host-uniqueness check can do;
+* a stat of every ``overlays/*/tenant.yaml``: the least a check that looks at every tenant can do;
 * reading and parsing every ``tenant.yaml`` with LibYAML's C loader: a cold check that parses
   YAML properly (gitops-gen's own scanner reads the plain style it writes faster than that);
 * ``gitops-gen --version`` (subprocess): interpreter and CLI start-up, for the CLI figures.
