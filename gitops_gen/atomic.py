@@ -16,14 +16,19 @@ import secrets
 import stat
 from pathlib import Path
 
-#: Names of our temporary files: '.<name>.<random>.tmp' (tempfile.mkstemp's names, as older versions
-#: wrote them, match too).
-_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{6,16}\.tmp")
+#: Names of our temporary files: '.<name>.<8 hex digits>.tmp'.
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
+
+
+def temporary_of(name: str) -> str | None:
+    """The file a temporary file of ours was for ('x.yaml' for '.x.yaml.1a2b3c4d.tmp'); None for other names.
+    Callers remove one only beside a file gitops-gen writes, when it is not tracked by git."""
+    m = _TEMPORARY.fullmatch(name)
+    return None if m is None else m.group("name")
 
 
 def is_temporary(name: str) -> bool:
-    """Whether a file name is one of our temporary files (a leftover, when no gitops-gen runs)."""
-    return _TEMPORARY.fullmatch(name) is not None
+    return temporary_of(name) is not None
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:

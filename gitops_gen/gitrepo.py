@@ -40,6 +40,18 @@ def open_repo(root: Path) -> pygit2.Repository:
     return repo
 
 
+def common_dir(repo: pygit2.Repository) -> Path:
+    """The git directory every work tree of the repository shares: ``.git`` itself, also for a linked work
+    tree (``git worktree add``), whose own git directory is ``.git/worktrees/<name>/``. Branches, packed refs
+    and gitops-gen's lock live there."""
+    git_dir = Path(repo.path)
+    pointer = git_dir / "commondir"
+    try:
+        return (git_dir / pointer.read_text().strip()).resolve()
+    except OSError:
+        return git_dir
+
+
 def workdir(repo: pygit2.Repository) -> Path:
     assert repo.workdir is not None
     return Path(repo.workdir)
@@ -161,22 +173,34 @@ def refuse_unfinished_operation(repo: pygit2.Repository) -> None:
 def refuse_git_locks(repo: pygit2.Repository, refs: list[str]) -> None:
     """Refuse when a git lock file is left on what a command would touch: a crashed git leaves them, and
     git (and libgit2) would fail half-way on them."""
-    git_dir = Path(repo.path)
-    candidates = ["index.lock", "HEAD.lock", "packed-refs.lock", *(f"{r}.lock" for r in refs)]
-    found = [c for c in candidates if (git_dir / c).exists()]
+    git_dir, shared = Path(repo.path), common_dir(repo)
+    # The index and HEAD are the work tree's own; branches and packed refs the repository's.
+    candidates = [git_dir / "index.lock", git_dir / "HEAD.lock", shared / "packed-refs.lock",
+                  *(shared / f"{r}.lock" for r in refs)]
+    found = [c for c in candidates if c.exists()]
     if found:
-        shown = " ".join(str(git_dir / c) for c in found)
+        shown = " ".join(str(c) for c in found)
         raise GitError(f"git lock file{'s' if len(found) > 1 else ''} left in the repository: {shown}",
                        f"a git command is running or crashed; when none runs (ps, or wait for it), remove "
                        f"{'them' if len(found) > 1 else 'it'}: rm -f {shown}")
 
 
-def check_branch_name(branch: str) -> str:
-    if not pygit2.reference_is_valid_name(f"refs/heads/{branch}") or branch.startswith("-"):
-        raise GitError(f"--branch {branch!r} is not a valid git branch name",
+def check_branch_name(branch: str, flag: str = "--branch") -> str:
+    if (not pygit2.reference_is_valid_name(f"refs/heads/{branch}") or branch.startswith("-") or branch == "HEAD"
+            or branch.startswith("refs/")):
+        raise GitError(f"{flag} {branch!r} is not a valid git branch name",
                        "git refuses names with '..', spaces, '~', '^', ':', '?', '*', '[', a trailing '.lock' "
-                       "or '/', or control characters; e.g. --branch gitops-gen/add-tenant-acme")
+                       "or '/', control characters, and the name HEAD; e.g. gitops-gen/add-tenant-acme")
     return branch
+
+
+def refuse_ref_clash(repo: pygit2.Repository, branch: str) -> None:
+    """A branch 'a' and a branch 'a/b' cannot both exist (refs are files and directories)."""
+    for name in repo.branches.local:
+        if branch.startswith(name + "/") or name.startswith(branch + "/"):
+            raise GitError(f"branch {branch!r} cannot be created while branch {name!r} exists (git keeps "
+                           "branches as files, so one cannot sit inside the other)",
+                           f"choose another name with --branch, or rename {name!r} (git branch -m)")
 
 
 def resolve_commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
@@ -206,6 +230,9 @@ def tree_with(repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Mappin
     builder = repo.TreeBuilder(tree) if tree is not None else repo.TreeBuilder()
     for name, content in here.items():
         existing = tree[name] if tree is not None and name in tree else None
+        if existing is not None and existing.type_str == "tree" and content is not None:
+            raise GitError(f"a directory {name!r} stands where gitops-gen writes a file",
+                           "move that directory away on the base branch, then run the command again")
         if content is None:
             if existing is not None:
                 builder.remove(name)
@@ -215,6 +242,9 @@ def tree_with(repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Mappin
             builder.insert(name, repo.create_blob(content), mode)
     for name, sub in below.items():
         existing = tree[name] if tree is not None and name in tree else None
+        if existing is not None and existing.type_str != "tree":
+            raise GitError(f"a file {name!r} stands where gitops-gen writes a directory",
+                           "move that file away on the base branch, then run the command again")
         sub_tree = repo[existing.id].peel(pygit2.Tree) if existing is not None and existing.type_str == "tree" else None
         oid = tree_with(repo, sub_tree, sub)
         if len(repo[oid].peel(pygit2.Tree)) == 0:

@@ -75,14 +75,19 @@ def bare_estate(tmp_path: Path) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under root (the .git directory included) with a hash of its bytes."""
+    """Every file and directory under root (the .git directory included) with a hash of its bytes, or the
+    target of a link. gitops-gen's caches are left out: they are not repository state (its journal is)."""
     out: dict[str, str] = {}
-    for dirpath, _dirs, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):
+        for d in dirs:
+            rel = (Path(dirpath) / d).relative_to(root).as_posix()
+            if rel != ".git/gitops-gen" and not rel.startswith(".git/gitops-gen/"):
+                out[rel + "/"] = "dir"
         for f in files:
             p = Path(dirpath) / f
             rel = p.relative_to(root).as_posix()
-            if rel.startswith(".git/gitops-gen/"):
-                continue  # the host cache is not repository state
+            if rel.startswith(".git/gitops-gen/") and rel != ".git/gitops-gen/journal.json":
+                continue
             out[rel] = f"-> {os.readlink(p)}" if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 

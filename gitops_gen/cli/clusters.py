@@ -71,7 +71,7 @@ def add_cluster(
     output: OutputOpt = Output.table,
 ) -> None:
     """Declare a cluster and write the objects its controller reconciles."""
-    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout)
+    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout, branch)
 
     def run() -> ChangeResult:
         from gitops_gen.commands.clusters import add_cluster as add

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from gitops_gen.cli.options import DryRunOpt, NoCommitOpt, Output, OutputOpt, RepoOpt
@@ -50,6 +51,8 @@ def generate(
 
     result = run_core(lambda: generate_files(resolve_root(repo), dry_run=dry_run, check=check))
     if check:
+        for note in result.notes:
+            err.print(f"[yellow]note:[/] {escape(note)}", markup=True, highlight=False)
         if output is Output.json:
             print_json({"upToDate": result.plan.empty, "changes": result.plan.as_json()})
         elif result.plan.empty:

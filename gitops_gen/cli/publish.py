@@ -23,13 +23,17 @@ if TYPE_CHECKING:
 
 
 def publish_request(push: bool, pr: bool, base: str | None, remote: str | None, api_url: str | None,
-                    dry_run: bool, no_commit: bool, checkout: bool = False) -> PublishRequest | None:
+                    dry_run: bool, no_commit: bool, checkout: bool = False,
+                    branch: str | None = None) -> PublishRequest | None:
     """--push / --pr (and --base, --checkout) of a committing command; bad combinations fail before anything
     is written."""
     def check() -> PublishRequest | None:
         without = "--dry-run" if dry_run else "--no-commit"
         if (dry_run or no_commit) and checkout:
             raise UserError(f"--checkout switches to the new branch, and {without} makes none", "drop one of them")
+        if no_commit and branch is not None:
+            raise UserError("--branch names the branch to commit on, and --no-commit makes no commit",
+                            "drop one of them; --no-commit writes into the work tree as it is")
         if no_commit and base is not None:
             raise UserError("--base names what the new branch starts from, and --no-commit makes no branch",
                             "drop one of them; --no-commit writes into the work tree as it is")

@@ -74,7 +74,7 @@ def add_tenant(
     output: OutputOpt = Output.table,
 ) -> None:
     """Add a tenant: its declaration, overlays and controller objects, committed on a new branch."""
-    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout)
+    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout, branch)
 
     def run() -> ChangeResult:
         from gitops_gen.commands.common import resolve_root

@@ -23,7 +23,7 @@ from gitops_gen.generate.scaffold import scaffold_files
 from gitops_gen.write import worktree
 from gitops_gen.write.lock import estate_lock
 from gitops_gen.write.plan import Plan, plan_files
-from gitops_gen.write.transaction import ChangeResult, EstateRepo, finish_interrupted, preflight
+from gitops_gen.write.transaction import ChangeResult, EstateRepo, finish_interrupted, kept_notes, preflight
 
 MESSAGE = "Initialise gitops-gen estate"
 
@@ -46,6 +46,7 @@ def init_estate(path: Path, repo_url: str, revision: str = "main", workflowgen_v
                 secrets_mode: str = "external-secrets", dry_run: bool = False,
                 commit: bool = True) -> ChangeResult:
     """Scaffold an estate at ``path`` (git init if needed). Idempotent: existing files are kept."""
+    gitrepo.check_branch_name(revision, "--revision")
     if commit and not dry_run:
         gitrepo.check_identity(path)  # before the first file, .git included
     repo = gitrepo.discover(path)
@@ -53,6 +54,9 @@ def init_estate(path: Path, repo_url: str, revision: str = "main", workflowgen_v
         gitrepo.open_repo(path)  # raises: a bare repository has no work tree
     if repo is not None:
         er = EstateRepo(repo, path.resolve(), gitrepo.prefix_in_repo(repo, path))
+        if commit and repo.head_is_detached:
+            raise GitError("HEAD is detached: init commits the scaffold on the current branch",
+                           "switch to a branch first (git switch -c main)")
         head_ref = None if repo.head_is_detached else repo.references["HEAD"].target
         preflight(er, None, need_identity=False)
         gitrepo.refuse_git_locks(repo, [str(head_ref)] if head_ref else [])
@@ -73,7 +77,7 @@ def init_estate(path: Path, repo_url: str, revision: str = "main", workflowgen_v
         elif not plan.empty:
             changes = [worktree.FileChange(er.prefix + c.path, None, str(repo.create_blob(str(c.content).encode())))
                        for c in plan.changes]
-            worktree.apply(repo, er.cache_dir, "init", changes)
+            result.notes += kept_notes(worktree.apply(repo, "init", changes))
     return result
 
 
@@ -87,9 +91,6 @@ def _created(path: Path, desired: dict[str, str]) -> Plan:
 
 def _commit(er: EstateRepo, desired: dict[str, str], plan: Plan, result: ChangeResult) -> None:
     repo = er.repo
-    if repo.head_is_detached:
-        raise GitError("HEAD is detached: init commits the scaffold on the current branch",
-                       "switch to a branch first (git switch -c main)")
     ref = str(repo.references["HEAD"].target)
     parent = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit)
     head_tree = parent.tree if parent is not None else None
@@ -128,7 +129,7 @@ def _commit(er: EstateRepo, desired: dict[str, str], plan: Plan, result: ChangeR
             blob = str(pygit2.hash(data))
             entries[repo_path] = worktree.FileChange(repo_path, blob, blob)
     if entries:
-        worktree.apply(repo, er.cache_dir, "init", list(entries.values()), index=True)
+        result.notes += kept_notes(worktree.apply(repo, "init", list(entries.values()), index=True))
 
 
 def _blob(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:

@@ -24,6 +24,7 @@ from gitops_gen.write.transaction import (
     Draft,
     EstateRepo,
     commit_change,
+    open_estate_repo,
     write_work_tree,
 )
 
@@ -65,23 +66,33 @@ def add_tenant(root: Path, tenant: TenantArg, dry_run: bool = False, commit: boo
             others = tenant_hosts_at(er.repo, base_commit.tree, er.prefix, er.cache_dir,
                                      wanted={h.host for h in t.hosts})
             desired, message, t = _tenant_draft(source, config, t, others)
-            for claim in claims_on_branches(er.repo, base_commit, er.prefix, {target.branch}):
-                if claim.host in {h.host for h in t.hosts}:
-                    raise UserError(f"host {claim.host!r} is claimed by tenant {claim.tenant!r} on branch "
-                                    f"{claim.branch}, whose pull request may merge first",
-                                    "every host is served by exactly one tenant; choose another host, or wait "
-                                    f"until {claim.branch} is merged or deleted")
-            return Draft(desired, message)
+            notes = _refuse_claimed(er, base_commit, t, {target.branch})
+            return Draft(desired, message, notes=tuple(notes))
 
         return commit_change(root, "add-tenant", target, draft, dry_run=dry_run)
 
     def files(source: Source) -> dict[str, str]:
         config = load_config(source)
         t = _tenant_of(tenant, config)
-
-        return _tenant_draft(source, config, t, read_tenant_hosts(root, cache_dir(root)))[0]
+        desired, _, t = _tenant_draft(source, config, t, read_tenant_hosts(root, cache_dir(root)))
+        er = open_estate_repo(root)
+        if not er.repo.head_is_unborn:
+            _refuse_claimed(er, er.repo.head.peel(pygit2.Commit), t, set())
+        return desired
 
     return write_work_tree(root, "add-tenant", files, dry_run=dry_run, check_dirty=True)
+
+
+def _refuse_claimed(er: EstateRepo, base: pygit2.Commit, tenant: Tenant, skip: set[str]) -> list[str]:
+    """Refuse a host another gitops-gen/* branch claims (its pull request may merge first); return notes."""
+    claims, notes = claims_on_branches(er.repo, base, er.prefix, skip)
+    for claim in claims:
+        if claim.host in {h.host for h in tenant.hosts}:
+            raise UserError(f"host {claim.host!r} is claimed by tenant {claim.tenant!r} on branch "
+                            f"{claim.branch}, whose pull request may merge first",
+                            "every host is served by exactly one tenant; choose another host, or wait "
+                            f"until {claim.branch} is merged or deleted")
+    return notes
 
 
 def _tenant_draft(source: Source, config: EstateConfig, tenant: Tenant,

@@ -87,7 +87,11 @@ def tenant_hosts_at(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, cac
         sub = repo[child.id].peel(pygit2.Tree)
         if "tenant.yaml" not in sub:
             continue
-        data = bytes(repo[sub["tenant.yaml"].id].peel(pygit2.Blob).data)
+        entry = sub["tenant.yaml"]
+        if not isinstance(entry, pygit2.Blob):
+            raise DeclarationError(layout.tenant_file(name), "is not a file", None,
+                                   "a tenant's declaration is a YAML file; fix the base branch")
+        data = bytes(repo[entry.id].peel(pygit2.Blob).data)
         changed = True
         if needles is not None and not _may_declare(data, needles):
             complete = False  # not read: it holds none of the hosts asked about
@@ -130,10 +134,12 @@ def _gitops_gen_branches(repo: pygit2.Repository) -> list[tuple[str, pygit2.Oid]
 
 
 def claims_on_branches(repo: pygit2.Repository, base: pygit2.Commit, prefix: str,
-                       skip: set[str]) -> list[BranchClaim]:
-    """Hosts that ``gitops-gen/*`` branches add to a tenant.yaml, against their merge base with ``base``.
-    Branches named in ``skip`` (the command's own, on a rerun) are left out."""
+                       skip: set[str]) -> tuple[list[BranchClaim], list[str]]:
+    """Hosts that ``gitops-gen/*`` branches add to a tenant.yaml, against their merge base with ``base``, and
+    notes on the branches whose files could not be read. Branches named in ``skip`` (the command's own, on a
+    rerun) are left out."""
     claims: list[BranchClaim] = []
+    notes: list[str] = []
     wanted = prefix + layout.OVERLAYS_DIR + "/"
     for shown, tip in _gitops_gen_branches(repo):
         local = shown.split("/", 1)[1] if not shown.startswith(BRANCH_PREFIX) else shown
@@ -149,10 +155,16 @@ def claims_on_branches(repo: pygit2.Repository, base: pygit2.Commit, prefix: str
                 continue
             if delta.status_char() not in ("A", "M"):
                 continue
-            before: set[str] = set()
-            if delta.status_char() == "M":
-                before = set(_hosts_of(path, bytes(repo[delta.old_file.id].peel(pygit2.Blob).data))[1])
-            tname, hosts, _ = _hosts_of(path, bytes(repo[delta.new_file.id].peel(pygit2.Blob).data))
+            try:
+                before: set[str] = set()
+                if delta.status_char() == "M":
+                    before = set(_hosts_of(path, bytes(repo[delta.old_file.id].peel(pygit2.Blob).data))[1])
+                tname, hosts, _ = _hosts_of(path, bytes(repo[delta.new_file.id].peel(pygit2.Blob).data))
+            except (DeclarationError, ValueError, pygit2.GitError) as exc:
+                # Its own pull request's checks report it; it cannot block every other tenant's.
+                notes.append(f"branch {shown}: {path} cannot be read ({exc}); the hosts it claims were not "
+                             "checked")
+                continue
             tenant = tname or path.split("/")[-2]
             claims += [BranchClaim(h, tenant, shown) for h in hosts if h not in before]
-    return claims
+    return claims, notes

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from gitops_gen.atomic import is_temporary
+from gitops_gen.atomic import temporary_of
+from gitops_gen.errors import UserError
 from gitops_gen.estate.source import refuse_symlinks
 from gitops_gen.generate import is_generated, is_hand_edited
 
@@ -75,19 +76,25 @@ def _read_file(root: Path, rel: str) -> bytes | None:
     refuse_symlinks(root, rel)
     try:
         return (root / rel).read_bytes()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except IsADirectoryError:
+        raise UserError(f"{rel} is a directory where gitops-gen writes a file",
+                        "move it away (it is not one of gitops-gen's), then run the command again") from None
 
 
 def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[str] = (),
                keep: Collection[str] = ()) -> Plan:
     """Changes turning the work tree into ``desired``; derived files under ``orphans_under`` that
     neither ``desired`` nor ``keep`` contains are deleted (files gitops-gen did not write never are).
-    Our own temporary files there are not orphans: they are listed as leftovers."""
+    Our own temporary files there, beside a file gitops-gen writes, are not orphans: they are listed as
+    leftovers."""
     plan = plan_against(lambda rel: _read_file(root, rel), desired)
     for top in orphans_under:
         for rel in sorted(_walk(root, top)):
-            if is_temporary(rel.rsplit("/", 1)[-1]):
+            parent, _, name = rel.rpartition("/")
+            of = temporary_of(name)
+            if of is not None and f"{parent}/{of}" in desired:
                 plan.leftovers.append(rel)
                 continue
             if rel in desired or rel in keep:

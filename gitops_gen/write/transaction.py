@@ -21,6 +21,7 @@ applies the journaled change there (``write_work_tree``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,9 @@ import pygit2
 
 from gitops_gen import gitrepo
 from gitops_gen.errors import GitError, UserError
+from gitops_gen.estate import layout
 from gitops_gen.estate.load import load_config
+from gitops_gen.estate.model import EstateConfig
 from gitops_gen.estate.source import DirectorySource, Source, refuse_symlinks
 from gitops_gen.write import worktree
 from gitops_gen.write.lock import estate_lock
@@ -74,7 +77,8 @@ class EstateRepo:
 
     @property
     def cache_dir(self) -> Path:
-        return Path(self.repo.path) / "gitops-gen"
+        """Lock and caches, shared by every work tree of the repository (linked ones included)."""
+        return gitrepo.common_dir(self.repo) / "gitops-gen"
 
     @property
     def workdir(self) -> Path:
@@ -94,6 +98,8 @@ class Draft:
     desired: dict[str, str]
     message: str
     removed: tuple[str, ...] = ()
+    #: Said to the user whatever happens (e.g. a branch whose hosts could not be checked).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,19 +128,23 @@ def refuse_dirty(er: EstateRepo, paths: list[str]) -> None:
                        "commit or stash them first (git stash), then run the command again")
 
 
+def _work_tree_config(root: Path) -> EstateConfig | None:
+    """The work tree's gitops-gen.yaml, to find the default branch; None when the checkout has none (an
+    unrelated branch). A file that is there but wrong is an error, never a silent guess."""
+    if not (root / layout.CONFIG_FILE).is_file():
+        return None
+    return load_config(root)
+
+
 def _remote_name(root: Path) -> str:
-    try:
-        return load_config(root).forge.remote or "origin"
-    except UserError:
-        return "origin"
+    config = _work_tree_config(root)
+    return (config.forge.remote if config is not None else None) or "origin"
 
 
 def default_branch(root: Path) -> str:
     """``repo.revision`` of the work tree's gitops-gen.yaml: the branch Argo CD and Flux follow."""
-    try:
-        return load_config(root).revision
-    except UserError:
-        return "main"
+    config = _work_tree_config(root)
+    return config.revision if config is not None else "main"
 
 
 def resolve_base(er: EstateRepo, base: str | None) -> tuple[str, pygit2.Commit]:
@@ -157,6 +167,7 @@ def preflight(er: EstateRepo, branch: str | None, need_identity: bool) -> None:
     """Every refusal that needs no lock, checked before anything is written."""
     if branch is not None:
         gitrepo.check_branch_name(branch)
+        gitrepo.refuse_ref_clash(er.repo, branch)
     gitrepo.refuse_unfinished_operation(er.repo)
     gitrepo.refuse_git_locks(er.repo, [f"refs/heads/{branch}"] if branch else [])
     if need_identity:
@@ -165,15 +176,22 @@ def preflight(er: EstateRepo, branch: str | None, need_identity: bool) -> None:
 
 def finish_interrupted(er: EstateRepo) -> list[str]:
     """Under the lock: complete a journaled change a killed gitops-gen left behind."""
-    done = worktree.recover(er.repo, er.cache_dir)
+    done = worktree.recover(er.repo)
     if done is None:
         return []
     command, outcome = done
+    if outcome.discarded:
+        return [f"an interrupted `{command}` left a journal, but HEAD has moved since: it was discarded, "
+                "nothing was changed; run that command again if you still want its change"]
     note = (f"finished what an interrupted `{command}` left: {len(outcome.written)} files written, "
             f"{len(outcome.deleted)} removed")
-    if outcome.kept:
-        note += f"; changed since, so left as they are: {', '.join(outcome.kept)}"
-    return [note]
+    return [note, *kept_notes(outcome)]
+
+
+def kept_notes(outcome: worktree.Outcome) -> list[str]:
+    if not outcome.kept:
+        return []
+    return [f"changed by someone else meanwhile, so left as they are (check them): {', '.join(outcome.kept)}"]
 
 
 def _tree_changes(er: EstateRepo, plan: Plan) -> dict[str, bytes | None]:
@@ -181,9 +199,20 @@ def _tree_changes(er: EstateRepo, plan: Plan) -> dict[str, bytes | None]:
             for c in plan.changes}
 
 
-def _refuse_links(er: EstateRepo, source: TreeSource, plan: Plan) -> None:
+def _refuse_clashes(er: EstateRepo, source: TreeSource, plan: Plan) -> None:
+    """Refuse a symbolic link on a path the commit writes (in the base tree or the work tree), and a
+    directory where it writes a file or a file where it needs a directory: the commit would silently replace
+    what is committed there."""
     for c in plan.changes:
-        source.entry(c.path)  # raises on a link in the base tree
+        if isinstance(source.entry(c.path), pygit2.Tree):  # entry() raises on a link
+            raise UserError(f"{c.path} is a directory in {source.label} where gitops-gen writes a file",
+                            "move it away on that branch, then run the command again")
+        parts = c.path.split("/")
+        for i in range(1, len(parts)):
+            above = "/".join(parts[:i])
+            if isinstance(source.entry(above), pygit2.Blob):
+                raise UserError(f"{above} is a file in {source.label} where gitops-gen needs a directory "
+                                f"(for {c.path})", "move it away on that branch, then run the command again")
         refuse_symlinks(er.workdir, er.prefix + c.path)
 
 
@@ -217,9 +246,9 @@ def _commit_plan(er: EstateRepo, command: str, target: BranchTarget,
                  base: pygit2.Commit, dry_run: bool) -> ChangeResult:
     repo = er.repo
     source, d, plan = _plan_on(er, draft, base, f"{base_label} ({str(base.id)[:7]})", command)
-    _refuse_links(er, source, plan)
+    _refuse_clashes(er, source, plan)
     result = ChangeResult(plan, dry_run=dry_run, branch=target.branch, message=d.message, base=base_label,
-                          base_commit=str(base.id))
+                          base_commit=str(base.id), notes=list(d.notes))
     if dry_run or plan.empty:
         return result
     ref = f"refs/heads/{target.branch}"
@@ -239,16 +268,26 @@ def _commit_plan(er: EstateRepo, command: str, target: BranchTarget,
             if target.checkout:
                 _switch(er, command, ref, tip, result)
             return result
+        if _holds_below(tip, base, changes):
+            result.already = True
+            result.commit = str(tip.id)
+            result.notes.append(f"{target.branch} holds this change and later commits (a review's, perhaps); "
+                                "nothing was written")
+            if target.checkout:
+                _switch(er, command, ref, tip, result)
+            return result
+        ours = target.branch.startswith("gitops-gen/")
         raise GitError(f"branch {target.branch!r} already exists and holds other changes "
                        f"(commit {str(tip.id)[:12]}: {tip.message.splitlines()[0] if tip.message else ''})",
-                       f"delete it if it is left over (git branch -D {target.branch}), or choose another name "
-                       "with --branch")
+                       (f"if it is a leftover of an earlier attempt, delete it (git branch -D {target.branch}); "
+                        "otherwise choose another name with --branch") if ours else
+                       "choose another name with --branch")
     tree = gitrepo.tree_with(repo, base.tree, changes)
     sig = gitrepo.signature(repo)
     oid = repo.create_commit(None, sig, sig, d.message, tree, [base.id])
     try:
         repo.references.create(ref, oid)
-    except (ValueError, pygit2.AlreadyExistsError, pygit2.GitError) as exc:
+    except (ValueError, OSError, pygit2.AlreadyExistsError, pygit2.GitError) as exc:
         raise GitError(f"cannot create branch {target.branch!r}: {exc}",
                        "another program created it meanwhile; run the command again") from None
     result.commit = str(oid)
@@ -275,6 +314,20 @@ def _holds(tip: pygit2.Commit, base: pygit2.Tree, changes: dict[str, bytes | Non
         elif entry is None or entry.id != pygit2.hash(data):
             return False
     return True
+
+
+def _holds_below(tip: pygit2.Commit, base: pygit2.Commit, changes: dict[str, bytes | None]) -> bool:
+    """Whether a commit between ``base`` and ``tip`` (first parents, at most 100) is exactly this change on
+    ``base``: the branch was made by this command, then somebody added commits to it."""
+    commit = tip
+    for _ in range(100):
+        if not commit.parents or commit.id == base.id:
+            return False
+        parent = commit.parents[0]
+        if parent.id == base.id:
+            return _holds(commit, base.tree, changes)
+        commit = parent
+    return False
 
 
 def _holds_on_older_base(er: EstateRepo, draft: Callable[[Source, EstateRepo, pygit2.Commit], Draft],
@@ -329,7 +382,8 @@ def _switch(er: EstateRepo, command: str, ref: str, commit: pygit2.Commit, resul
         raise GitError(f"the branch {result.branch} is committed ({str(commit.id)[:12]}), but --checkout would "
                        f"overwrite uncommitted changes in: {shown}",
                        f"commit or stash them, then git switch {result.branch}")
-    worktree.apply(repo, er.cache_dir, command, changes, index=True, head=ref)
+    outcome = worktree.apply(repo, command, changes, index=True, head=ref)
+    result.notes += kept_notes(outcome)
     result.checked_out = True
 
 
@@ -348,7 +402,12 @@ def write_work_tree(root: Path, command: str, desired: Callable[[Source], dict[s
         notes = finish_interrupted(er)
         result = _work_tree_plan(er, command, desired, orphans_under, dry_run or check, check_dirty)
         result.notes[:0] = notes
-        worktree.remove_leftovers(root, result.plan.leftovers)
+        index = er.repo.index
+        index.read(False)
+        for rel in result.plan.leftovers:  # a temporary file of ours beside a derived file, never a tracked one
+            if er.prefix + rel not in index:
+                with contextlib.suppress(FileNotFoundError):
+                    (root / rel).unlink()
         if result.plan.empty or dry_run or check:
             return result
         repo = er.repo
@@ -357,7 +416,7 @@ def write_work_tree(root: Path, command: str, desired: Callable[[Source], dict[s
             path = er.prefix + c.path
             new = None if c.content is None else str(repo.create_blob(c.content.encode("utf-8")))
             changes.append(worktree.FileChange(path, worktree.blob_id_of(er.workdir / path), new))
-        worktree.apply(repo, er.cache_dir, command, changes)
+        result.notes += kept_notes(worktree.apply(repo, command, changes))
         return result
 
 

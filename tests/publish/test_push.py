@@ -83,6 +83,8 @@ def no_token_in(root: Path, *texts: str) -> None:
     for text in texts:
         assert TOKEN not in text
     for path in snapshot(root):
+        if path.endswith("/"):
+            continue
         assert TOKEN.encode() not in (root / path).read_bytes(), f"the token was written to {path}"
 
 

@@ -47,6 +47,8 @@ class State:
     files: dict[str, tuple[str, int]]  #: work tree: path -> (sha256, mode)
     index: tuple[str, ...]             #: 'git ls-files -s' lines
     branch: str | None                 #: the tree id of the command's branch, None when there is none
+    head: str = ""                     #: what HEAD names ('ref: refs/heads/main', or a commit id)
+    refs: tuple[str, ...] = ()         #: every other ref and its target, the command's branch left out
 
 
 def work_tree(root: Path) -> dict[str, tuple[str, int]]:
@@ -72,6 +74,11 @@ def state(root: Path, branch: str | None) -> State:
         ref = f"refs/heads/{branch}" if branch else None
         if ref and ref in repo.references:
             tree = str(repo.references[ref].peel(pygit2.Commit).tree.id)
+        head = (root / ".git/HEAD").read_text().strip()
+        refs = tuple(line for line in subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)"],
+                                                     cwd=root, capture_output=True, text=True, check=True)
+                     .stdout.splitlines() if not ref or not line.startswith(ref + " "))
+        return State(work_tree(root), index, tree, head, refs)
     return State(work_tree(root), index, tree)
 
 
@@ -98,6 +105,10 @@ def problems_after_kill(root: Path, before: State, final: State, branch: str | N
     now = state(root, branch)
     if now.branch not in (None, final.branch):
         found.append(f"the branch holds tree {now.branch}, not the complete change {final.branch}")
+    if now.refs not in (before.refs, final.refs):
+        found.append(f"other refs changed: {sorted(set(now.refs) ^ set(before.refs))}")
+    if now.head not in (before.head, final.head):
+        found.append(f"HEAD is {now.head!r}, neither as before ({before.head!r}) nor after ({final.head!r})")
     pending = (git_dir / "gitops-gen" / "journal.json").exists()
     as_before_or_done = (now.files, now.index) in ((before.files, before.index), (final.files, final.index))
     if not as_before_or_done and not (journaled and pending):

@@ -70,8 +70,10 @@ def test_two_runs_in_a_row_from_any_branch_each_hold_one_change(estate: Path) ->
     second = cli(estate, "add-tenant", "initech", "--cluster", "us-east-1")
     assert second.exit_code == 0, second.output
     assert branch_files(estate, "gitops-gen/add-tenant-newco") == NEWCO_FILES
-    assert all(p.startswith(("overlays/initech/", "clusters/us-east-1/tenants/initech.yaml"))
-               for p in branch_files(estate, "gitops-gen/add-tenant-initech"))
+    assert branch_files(estate, "gitops-gen/add-tenant-initech") == {
+        "overlays/initech/tenant.yaml", "overlays/initech/us-east-1/kustomization.yaml",
+        "overlays/initech/us-east-1/ingress.yaml", "overlays/initech/us-east-1/external-secrets.yaml",
+        "clusters/us-east-1/tenants/initech.yaml"}
     repo = pygit2.Repository(str(estate))
     main = repo.branches.local["main"].target
     for b in ("gitops-gen/add-tenant-newco", "gitops-gen/add-tenant-initech"):
@@ -205,8 +207,8 @@ def test_a_second_command_waits_then_names_the_first(estate: Path, held_lock: in
 def test_commands_started_together_each_get_their_branch(estate: Path, held_lock: int) -> None:
     """Two add-tenant runs and a generate, all waiting on the lock, then run one after the other."""
     procs = [subprocess.Popen([sys.executable, "-m", "gitops_gen", *argv, "--repo", str(estate)],
-                              env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "GITOPS_GEN_LOCK_WAIT": "120"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for argv in (NEWCO, ["add-tenant", "initech", "--cluster", "us-east-1", "--no-commit"], ["generate"],
                           ["add-tenant", "hooli", "--cluster", "eu-west-1"])]
     time.sleep(0.5)
@@ -408,9 +410,16 @@ def test_generate_check_removes_our_leftovers_instead_of_calling_them_orphans(es
     result = cli(estate, "generate", "--check")
     assert result.exit_code == 0, result.output
     assert not leftover.exists()
-    mine = overlay / ".notes.tmp"  # not one of ours: left alone
-    mine.write_text("mine\n")
-    assert cli(estate, "generate", "--check").exit_code == 0 and mine.exists()
+    # Not ours, or ours in name but committed: left alone.
+    mine = [overlay / ".notes.tmp", overlay / ".x.backup.tmp", estate / ".my-notes.backup.tmp",
+            overlay / ".draft.review_2.tmp", overlay / ".ingress.yaml.0badc0de.tmp"]
+    for path in mine:
+        path.write_text("mine\n")
+    git(estate, "add", "-f", str(overlay / ".ingress.yaml.0badc0de.tmp"), str(overlay / ".draft.review_2.tmp"))
+    git(estate, "commit", "-qm", "Files that look temporary")
+    assert cli(estate, "generate", "--check").exit_code == 0
+    assert cli(estate, "generate").exit_code == 0
+    assert all(path.exists() for path in mine)
 
 
 # --------------------------------------------------------------------------- hosts on other branches
@@ -453,3 +462,169 @@ def test_a_utf16_tenant_file_on_the_base_is_still_read(estate: Path) -> None:
     result = cli(estate, "add-tenant", "copycat", "--cluster", "eu-west-1", "--host", "acme.wfg.example.com")
     assert result.exit_code == 2, result.output
     assert "host 'acme.wfg.example.com' is already claimed by tenant 'acme'" in result.stderr
+
+
+# --------------------------------------------------------------------------- the journal: stale, unsafe, stuck
+
+FAULT_SITE = PROJECT_ROOT / "tests" / "write" / "faultsite"
+
+
+def _killed_checkout(estate: Path) -> None:
+    """add-tenant --checkout killed half-way through its journaled checkout."""
+    env = {"PYTHONPATH": f"{FAULT_SITE}{os.pathsep}{PROJECT_ROOT}", "PYTHONDONTWRITEBYTECODE": "1"}
+    count = estate.parent / "count.txt"
+    copy = estate.parent / "probe"
+    shutil.copytree(estate, copy, symlinks=True)
+    done = gitops_gen(copy, *NEWCO, "--checkout", env={**env, "GITOPS_GEN_FAULT_COUNT": str(count)})
+    assert done.returncode == 0, done.stderr
+    calls = count.read_text().split()[1:]
+    # Right before the third file write of the checkout: the journal is there, the work tree half changed.
+    journal = calls.index("os.replace", calls.index("pygit2.create_reference")) + 1
+    killed = gitops_gen(estate, *NEWCO, "--checkout", env={**env, "GITOPS_GEN_FAULT_AT": str(journal + 3)})
+    assert killed.returncode < 0
+    assert (estate / ".git/gitops-gen/journal.json").exists()
+
+
+def test_a_journal_is_discarded_when_head_moved_since(estate: Path) -> None:
+    _killed_checkout(estate)
+    git(estate, "reset", "-q", "--hard")
+    git(estate, "clean", "-qfd")
+    git(estate, "switch", "-q", "-c", "feature")
+    (estate / "mywork.txt").write_text("mine\n")
+    git(estate, "add", "mywork.txt")
+    git(estate, "commit", "-qm", "My work")
+    result = cli(estate, "generate")
+    assert result.exit_code == 0, result.output
+    assert "HEAD has moved since: it was discarded" in result.stderr
+    assert pygit2.Repository(str(estate)).head.shorthand == "feature"
+    assert git(estate, "status", "--porcelain") == ""
+
+
+def test_a_journal_is_finished_by_the_next_command(estate: Path) -> None:
+    _killed_checkout(estate)
+    result = cli(estate, "generate", "--check")
+    assert result.exit_code == 0, result.output
+    assert "finished what an interrupted `add-tenant" in result.stderr
+    assert pygit2.Repository(str(estate)).head.shorthand == "gitops-gen/add-tenant-newco"
+    assert git(estate, "status", "--porcelain") == ""
+
+
+def test_a_journal_never_writes_through_a_link_placed_since(estate: Path, tmp_path: Path) -> None:
+    _killed_checkout(estate)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.rmtree(estate / "overlays/newco", ignore_errors=True)
+    (estate / "overlays/newco").symlink_to(outside)
+    result = cli(estate, "generate")
+    assert result.exit_code == 2, result.output
+    assert "cannot be finished" in result.stderr and "overlays/newco is a symbolic link" in result.stderr
+    assert "rm " in result.stderr  # says how to give the change up
+    assert list(outside.iterdir()) == []
+
+
+def test_a_directory_where_a_file_goes_is_refused(estate: Path) -> None:
+    (estate / "argocd/projects/newco.yaml").mkdir(parents=True)
+    (estate / "argocd/projects/newco.yaml/keep.txt").write_text("keep\n")
+    before = repo_state(estate)
+    result = cli(estate, *NEWCO, "--no-commit")
+    assert result.exit_code == 2 and "argocd/projects/newco.yaml is a directory" in result.stderr, result.output
+    assert repo_state(estate) == before
+    git(estate, "add", "argocd/projects/newco.yaml/keep.txt")
+    git(estate, "commit", "-qm", "A directory in the way")
+    before = repo_state(estate)
+    result = cli(estate, *NEWCO)
+    assert result.exit_code == 2 and "argocd/projects/newco.yaml is a directory in main" in result.stderr
+    assert repo_state(estate) == before
+
+
+def test_a_branch_in_the_way_of_the_name_is_refused(estate: Path) -> None:
+    git(estate, "branch", "gitops-gen")
+    before = repo_state(estate)
+    result = cli(estate, *NEWCO)
+    assert result.exit_code == 2, result.output
+    assert "cannot be created while branch 'gitops-gen' exists" in result.stderr
+    assert repo_state(estate) == before
+
+
+def test_a_broken_file_on_another_branch_does_not_block_every_tenant(estate: Path) -> None:
+    git(estate, "switch", "-q", "-c", "gitops-gen/add-tenant-broken")
+    (estate / "overlays/broken").mkdir()
+    (estate / "overlays/broken/tenant.yaml").write_text("name: broken\nhosts: [\n")
+    git(estate, "add", "overlays/broken/tenant.yaml")
+    git(estate, "commit", "-qm", "Broken")
+    git(estate, "switch", "-q", "main")
+    result = cli(estate, *NEWCO)
+    assert result.exit_code == 0, result.output
+    assert "branch gitops-gen/add-tenant-broken: overlays/broken/tenant.yaml cannot be read" in result.stderr
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["init", "n1", "--repo-url", REPO_URL, "--revision", "bad..name"], "--revision 'bad..name' is not a valid"),
+    (["init", "n1", "--repo-url", REPO_URL, "--revision", "HEAD"], "--revision 'HEAD' is not a valid"),
+    (["init", "n1", "--repo-url", REPO_URL, "--revision", "ma\nin"], "--revision 'ma\\nin' is not a valid"),
+])
+def test_init_refuses_a_bad_revision_before_writing(tmp_path: Path, argv: list[str], message: str) -> None:
+    result = runner.invoke(app, [argv[0], str(tmp_path / argv[1]), *argv[2:]])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "n1").exists()
+
+
+def test_branch_head_and_branch_with_no_commit_are_refused(estate: Path) -> None:
+    before = repo_state(estate)
+    head = cli(estate, *NEWCO, "--branch", "HEAD")
+    assert head.exit_code == 2 and "--branch 'HEAD' is not a valid git branch name" in head.stderr
+    no_commit = cli(estate, *NEWCO, "--branch", "x", "--no-commit")
+    assert no_commit.exit_code == 2 and "--no-commit makes no commit" in no_commit.stderr
+    assert repo_state(estate) == before
+
+
+def test_init_on_a_detached_head_writes_nothing(estate: Path) -> None:
+    git(estate, "switch", "-q", "--detach")
+    before = repo_state(estate)
+    result = runner.invoke(app, ["init", str(estate / "sub"), "--repo-url", REPO_URL])
+    assert result.exit_code == 2 and "HEAD is detached" in result.stderr
+    assert repo_state(estate) == before
+
+
+def test_linked_work_trees_share_the_lock(estate: Path, held_lock: int, tmp_path: Path) -> None:
+    linked = tmp_path / "linked"
+    git(estate, "worktree", "add", "-q", str(linked), "-b", "elsewhere")
+    result = gitops_gen(linked, *NEWCO, env={"GITOPS_GEN_LOCK_WAIT": "0.3"})
+    assert result.returncode == 2 and "another gitops-gen (pid 4242" in result.stderr, result.stderr
+    os.close(held_lock)
+    ref_lock = estate / ".git/refs/heads/gitops-gen/add-tenant-newco.lock"
+    ref_lock.parent.mkdir(parents=True, exist_ok=True)
+    ref_lock.write_text("")
+    result = gitops_gen(linked, *NEWCO)
+    assert result.returncode == 2 and f"git lock file left in the repository: {ref_lock}" in result.stderr
+    ref_lock.unlink()
+    result = gitops_gen(linked, *NEWCO)
+    assert result.returncode == 0, result.stderr
+    assert branch_files(estate, "gitops-gen/add-tenant-newco") == NEWCO_FILES
+
+
+def test_generate_started_while_add_tenant_writes_waits_and_loses_nothing(estate: Path) -> None:
+    """add-tenant --no-commit paused half-way through its files (holding the lock); generate started then."""
+    env = {**os.environ, "PYTHONPATH": f"{FAULT_SITE}{os.pathsep}{PROJECT_ROOT}", "PYTHONDONTWRITEBYTECODE": "1",
+           "GITOPS_GEN_LOCK_WAIT": "120"}
+    count = estate.parent / "count.txt"
+    probe = estate.parent / "probe"
+    shutil.copytree(estate, probe, symlinks=True)
+    assert gitops_gen(probe, *NEWCO, "--no-commit", env={"GITOPS_GEN_FAULT_COUNT": str(count),
+                                                         "PYTHONPATH": env["PYTHONPATH"]}).returncode == 0
+    calls = count.read_text().split()[1:]
+    half = [i for i, c in enumerate(calls, 1) if c == "os.replace"][len(NEWCO_FILES) // 2]
+    adding = subprocess.Popen([sys.executable, "-m", "gitops_gen", *NEWCO, "--no-commit", "--repo", str(estate)],
+                              env={**env, "GITOPS_GEN_FAULT_PAUSE_AT": str(half), "GITOPS_GEN_FAULT_PAUSE_S": "2"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # add-tenant is now sleeping with half of its files written
+    partial = {p for p in NEWCO_FILES if (estate / p).exists()}
+    assert 0 < len(partial) < len(NEWCO_FILES), partial
+    generating = subprocess.run([sys.executable, "-m", "gitops_gen", "generate", "--repo", str(estate)], env=env,
+                                capture_output=True, text=True, timeout=120, check=False)
+    out, err = adding.communicate(timeout=120)
+    assert adding.returncode == 0, out + err
+    assert generating.returncode == 0, generating.stdout + generating.stderr
+    assert all((estate / p).is_file() for p in NEWCO_FILES), "generate deleted none of them"
+    assert gitops_gen(estate, "generate", "--check").returncode == 0

@@ -2,8 +2,10 @@
 
 With GITOPS_GEN_FAULT_AT=N the process kills itself with SIGKILL right before its Nth call of a write-side
 primitive: a file created, written, truncated, chmod-ed, renamed or removed, a directory made or removed, a
-pygit2 object, reference, index, HEAD or checkout write, or a lock taken. With GITOPS_GEN_FAULT_COUNT=FILE
-it counts the calls and writes the count (and, one per line, which primitive each was) to FILE at exit.
+pygit2 object, reference, index, HEAD or checkout write, or a lock taken. With GITOPS_GEN_FAULT_PAUSE_AT=N it
+sleeps GITOPS_GEN_FAULT_PAUSE_S seconds there instead, so a test can start another command while this one is
+half-way. With GITOPS_GEN_FAULT_COUNT=FILE it counts the calls and writes the count (and, one per line, which
+primitive each was) to FILE at exit.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import io
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 _AT = int(os.environ.get("GITOPS_GEN_FAULT_AT", "0") or 0)
+_PAUSE_AT = int(os.environ.get("GITOPS_GEN_FAULT_PAUSE_AT", "0") or 0)
+_PAUSE_S = float(os.environ.get("GITOPS_GEN_FAULT_PAUSE_S", "1") or 1)
 _COUNT_FILE = os.environ.get("GITOPS_GEN_FAULT_COUNT")
 _calls: list[str] = []
 
@@ -29,6 +34,8 @@ def _hit(name: str) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os.kill(os.getpid(), signal.SIGKILL)
+    if _PAUSE_AT and len(_calls) == _PAUSE_AT:
+        time.sleep(_PAUSE_S)
 
 
 def _wrap(owner: Any, attr: str, name: str, when: Any = None) -> None:
@@ -93,7 +100,7 @@ def _install() -> None:
     pygit2.Repository.TreeBuilder = tree_builder  # type: ignore[method-assign, assignment]
 
 
-if _AT or _COUNT_FILE:
+if _AT or _PAUSE_AT or _COUNT_FILE:
     _install()
     if _COUNT_FILE:
         path = _COUNT_FILE
