@@ -128,6 +128,79 @@ def load_all(text: str | bytes) -> Iterator[Any]:
     return (d for d in yaml.load_all(text, Loader=_Loader) if d is not None)
 
 
+class StrictYAMLError(ValueError):
+    """A declaration uses what ``load_strict`` refuses; ``line`` (1-based) is where, ``other`` the first
+    occurrence of a duplicated key."""
+
+    def __init__(self, problem: str, line: int | None, other: int | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+        self.other = other
+
+
+#: Line breaks YAML knows besides LF and CR (PyYAML reads NEL, LS and PS as line breaks too).
+_UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def normalize_line_breaks(text: str) -> str:
+    """Every line break YAML recognises (CRLF, CR, NEL, LS, PS) as LF: line-based readers then see the
+    lines the YAML parser sees."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for brk in _UNICODE_BREAKS:
+        if brk in text:
+            text = text.replace(brk, "\n")
+    return text
+
+
+def _line(mark: Any) -> int | None:
+    return int(mark.line) + 1 if mark is not None else None
+
+
+def load_strict(text: str | bytes) -> Any:
+    """Load one document of a declaration people write, refusing what they never need there and what turns
+    a small file against its readers: anchors and aliases (an alias bomb expands exponentially in anything
+    that walks the tree) and duplicate keys (YAML keeps the last one silently). Linear in the file's size;
+    raises StrictYAMLError naming the line (and for a duplicate both lines), yaml.YAMLError for bad syntax."""
+    amp, star = ("&", "*") if isinstance(text, str) else (b"&", b"*")
+    if amp in text or star in text:  # type: ignore[operator]  # cheap filter: an anchor or alias needs one
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent):
+                raise StrictYAMLError(f"uses the YAML alias '*{event.anchor}'", _line(event.start_mark))
+            anchor = getattr(event, "anchor", None)
+            if anchor:
+                raise StrictYAMLError(f"uses the YAML anchor '&{anchor}'", _line(event.start_mark))
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(root: yaml.Node) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, Any], int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    ident = (key.tag, key.value)
+                    line = _line(key.start_mark) or 0
+                    if ident in seen:
+                        raise StrictYAMLError(f"has the key {key.value!r} twice, on lines {seen[ident]} and {line}",
+                                              line, seen[ident])
+                    seen[ident] = line
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
 def _round_trip() -> YAML:
     # Imported here: ruamel.yaml costs tens of milliseconds, and most commands never edit a declaration.
     from ruamel.yaml import YAML

@@ -33,6 +33,11 @@ def cluster_tenant_file(cluster: str, tenant: str) -> str:
     return f"{cluster_tenants_dir(cluster)}/{tenant}.yaml"
 
 
+def tenant_platform_dir(cluster: str, tenant: str) -> str:
+    """Flux clusters: what the platform sets up for a tenant before its overlay runs (Namespace, account)."""
+    return f"{CLUSTERS_DIR}/{cluster}/platform/{tenant}"
+
+
 def applicationset_file(cluster: str) -> str:
     return f"{CLUSTERS_DIR}/{cluster}/argocd/applicationset.yaml"
 

@@ -159,6 +159,22 @@ def check_tenant_against(tenant: Tenant, clusters: Mapping[str, Cluster],
             )
 
 
+def remote_key_base(config: EstateConfig, tenant: Tenant) -> str:
+    """Where the tenant's secrets live in the external store; each placement reads '<base>/<cluster>'."""
+    return tenant.secret_key or f"{config.secret_key_prefix}/{tenant.name}"
+
+
+def check_tenant_settings(tenant: Tenant, config: EstateConfig) -> None:
+    """What a tenant may declare given the estate settings: its secrets only under its own prefix."""
+    own = f"{config.secret_key_prefix}/{tenant.name}"
+    key = tenant.secret_key
+    if key is not None and key != own and not key.startswith(own + "/"):
+        raise DeclarationError(layout.tenant_file(tenant.name),
+                               f"field 'secrets.remoteKey' is {key!r}, outside the tenant's own prefix {own!r}",
+                               None, f"remove it (each placement reads {own}/<cluster>), or keep it below {own}/: "
+                               "a tenant never reads another tenant's secrets")
+
+
 def check_estate(estate: Estate) -> None:
     check_config_clusters(estate.config, estate.clusters)
     owners: dict[str, str] = {}
@@ -171,3 +187,4 @@ def check_estate(estate: Estate) -> None:
             owners[h.host] = t.name
     for t in estate.tenants.values():
         check_tenant_against(t, estate.clusters, owners)
+        check_tenant_settings(t, estate.config)

@@ -26,12 +26,19 @@ WINDOWS_BUILDS: dict[str, str] = {"ltsc2019": "10.0.17763", "ltsc2022": "10.0.20
 LTSC2022_VERSIONS = frozenset({"9.6.1", "10.3.1"})
 SECRETS_MODES: tuple[str, ...] = ("external-secrets", "pre-provisioned")
 DATABASE_MODES: tuple[str, ...] = ("in-cluster", "external")
-#: WFGEN_AUTH_MODE values (docs.advantys.com, WorkflowGen for Docker, image configuration).
+#: WFGEN_AUTH_MODE values the image accepts (advantys/workflowgen-docker 10.3/windows/*/Const.psm1, AUTH_MODE_*).
 AUTH_MODES: tuple[str, ...] = (
-    "application", "adfs", "auth0", "azure-v1", "basic", "ms-identity-v2", "okta", "windows",
+    "application", "adfs", "auth0", "azure-v1", "basic", "gardian", "ms-identity-v2", "okta", "windows",
 )
-#: Auth modes whose web pods call an external identity provider over HTTPS.
-OIDC_AUTH_MODES = frozenset({"adfs", "auth0", "azure-v1", "ms-identity-v2", "okta"})
+#: Auth modes whose web pods delegate to an OpenID Connect provider: the image only installs its JWT module
+#: for them (docker-entrypoint.ps1, Authentication region); the provider's settings are web.config app
+#: settings, set through WFGEN_APP_SETTING_<key> (see OidcSettings).
+OIDC_AUTH_MODES = frozenset({"adfs", "auth0", "azure-v1", "gardian", "ms-identity-v2", "okta"})
+#: Certificate challenges: HTTP-01 needs the solver pod reachable in the tenant namespace, DNS-01 nothing there.
+CHALLENGES: tuple[str, ...] = ("http01", "dns01")
+#: Characters of a Go template or a Flux post-build variable: never in a value that lands in an
+#: ApplicationSet, an AppProject or a Flux object, where the controller would evaluate them.
+TEMPLATE_MARKERS = ("{{", "}}", "${")
 
 #: Namespaces a tenant may never take: the tenant name is its namespace on every cluster.
 RESERVED_NAMES = frozenset({
@@ -150,6 +157,9 @@ def check_label(key: str, value: str, what: str = "label") -> None:
 
 @dataclass(frozen=True)
 class SizeTier:
+    """Resources of each WorkflowGen container, and the volume sizes a new tenant starts with. The quota is
+    derived per tenant from the pods it runs at peak (generate/overlay.py)."""
+
     name: str
     web_cpu: str
     web_memory: str
@@ -158,26 +168,13 @@ class SizeTier:
     max_web_replicas: int
     data_storage: str
     database_storage: str
-    quota: Mapping[str, str]
 
 
 # Windows containers running IIS and the WorkflowGen services need about 1-2 GiB each.
 SIZE_TIERS: dict[str, SizeTier] = {
-    "small": SizeTier(
-        "small", "500m", "1Gi", "2", "2Gi", 2, "10Gi", "20Gi",
-        {"requests.cpu": "4", "requests.memory": "8Gi", "limits.cpu": "10", "limits.memory": "12Gi",
-         "pods": "10", "persistentvolumeclaims": "4", "requests.storage": "50Gi"},
-    ),
-    "medium": SizeTier(
-        "medium", "1", "2Gi", "2", "4Gi", 4, "50Gi", "100Gi",
-        {"requests.cpu": "8", "requests.memory": "16Gi", "limits.cpu": "16", "limits.memory": "32Gi",
-         "pods": "20", "persistentvolumeclaims": "4", "requests.storage": "200Gi"},
-    ),
-    "large": SizeTier(
-        "large", "2", "4Gi", "4", "8Gi", 8, "200Gi", "500Gi",
-        {"requests.cpu": "24", "requests.memory": "48Gi", "limits.cpu": "48", "limits.memory": "96Gi",
-         "pods": "40", "persistentvolumeclaims": "4", "requests.storage": "1000Gi"},
-    ),
+    "small": SizeTier("small", "500m", "1Gi", "2", "2Gi", 2, "10Gi", "20Gi"),
+    "medium": SizeTier("medium", "1", "2Gi", "2", "4Gi", 4, "50Gi", "100Gi"),
+    "large": SizeTier("large", "2", "4Gi", "4", "8Gi", 8, "200Gi", "500Gi"),
 }
 
 
@@ -200,6 +197,16 @@ class ForgeConfig:
     provider: str | None = None
     api_url: str | None = None
     remote: str | None = None
+
+
+@dataclass(frozen=True)
+class EgressRule:
+    """Traffic a tenant's WorkflowGen pods may send outside the cluster: mail relays, webhooks."""
+
+    cidr: str
+    port: int
+    protocol: str = "TCP"
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -229,6 +236,16 @@ class EstateConfig:
     defaults: TenantDefaults = field(default_factory=TenantDefaults)
     crd_dirs: tuple[str, ...] = ()
     forge: ForgeConfig = field(default_factory=ForgeConfig)
+    #: certManager.challenge: how certificates are proven (http01 needs the solver reachable).
+    challenge: str = "http01"
+    #: ingress.bodySize: the largest request (attachments) the Ingress accepts, and its annotation.
+    body_size: str | None = "50m"
+    body_size_annotation: str = "nginx.ingress.kubernetes.io/proxy-body-size"
+    #: egress: traffic every tenant may send out (e.g. the SMTP relay), besides its own egress list.
+    egress: tuple[EgressRule, ...] = ()
+    #: secrets.store.spec: with a SecretStore kind, the spec gitops-gen renders in each tenant namespace
+    #: ('{tenant}', '{cluster}' and '{namespace}' in its strings are filled in); None: pre-provisioned.
+    secret_store_spec: Mapping[str, Any] | None = None
 
     def image_tag(self, windows_build: str) -> str:
         """The WorkflowGen tag for a cluster's Windows build: never a tag without an OS suffix."""
@@ -247,6 +264,9 @@ class Cluster:
     argocd_server: str | None = None
     argocd_name: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: storage.dataClass / databaseClass of cluster.yaml: storage classes differ per cloud and cluster.
+    data_storage_class: str | None = None
+    database_storage_class: str | None = None
 
     @property
     def windows_build_number(self) -> str:
@@ -272,6 +292,20 @@ class DatabaseSpec:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """What an OpenID Connect auth mode needs in web.config (ApplicationSecurityAuth*), the non-secret part.
+    The client secret comes from the tenant's Secret, as WFGEN_APP_SETTING_ApplicationSecurityAuthClientSecret."""
+
+    client_id: str
+    metadata_url: str
+    audience: str | None = None
+    username_claim: str | None = None
+    app_id_claim: str | None = None
+    #: Only for azure-v1: Microsoft Identity Platform v2.0 does not support it (WorkflowGen's Entra ID guide).
+    check_session_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Tenant:
     name: str
     placements: tuple[str, ...]
@@ -281,6 +315,14 @@ class Tenant:
     auth: str = "application"
     database: DatabaseSpec = field(default_factory=DatabaseSpec)
     secret_key: str | None = None
+    oidc: OidcSettings | None = None
+    #: license.trial: a trial licence needs no serial number; any other needs ApplicationSerialNumber.
+    trial_license: bool = False
+    egress: tuple[EgressRule, ...] = ()
+    #: storage.data / storage.database: volume sizes above the size tier's (volumes grow, never shrink).
+    data_storage: str | None = None
+    database_storage: str | None = None
+    body_size: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -310,7 +352,11 @@ class _Reader:
         self._rt: Any = None
         self._paths: dict[int, list[str | int]] | None = None
         try:
-            doc = yamlio.load(text)
+            doc = yamlio.load_strict(text)
+        except yamlio.StrictYAMLError as exc:
+            hint = ("write each key once; YAML keeps only the last one, silently" if exc.other is not None else
+                    "write the values out in full: declarations take no anchors or aliases")
+            raise DeclarationError(path, exc.problem, exc.line, hint) from None
         except Exception:
             self._round_trip()  # raises the error with ruamel's line and problem
             raise
@@ -361,6 +407,9 @@ class _Reader:
         except (KeyError, IndexError, TypeError):
             return None
         return yamlio.line_of(target, key)
+
+    def line_of(self, node: Any, key: str | int | None) -> int | None:
+        return self._line(node, key)
 
     def fail(self, dotted: str, message: str, hint: str | None = None, node: Any = None,
              key: str | int | None = None) -> None:
@@ -426,20 +475,79 @@ def _str_map(reader: _Reader, node: Mapping[str, Any], key: str, dotted: str) ->
     return out
 
 
+def _no_template(r: _Reader, node: Mapping[str, Any], key: str, dotted: str, value: str | None) -> None:
+    """Refuse Go template or Flux variable markers in a value gitops-gen writes into controller objects."""
+    if value is None:
+        return
+    for marker in TEMPLATE_MARKERS:
+        if marker in value:
+            r.fail(dotted, f"is {value!r} and contains {marker!r}, which Argo CD or Flux would evaluate in the "
+                   "objects it lands in", "write the plain value: gitops-gen writes every template itself", node, key)
+
+
+_BODY_SIZE = re.compile(r"\d+[kKmMgG]?")
+_PROTOCOLS = ("TCP", "UDP")
+
+
+def _egress(r: _Reader, node: Mapping[str, Any], key: str, dotted: str) -> tuple[EgressRule, ...]:
+    raw = r.get(node, key, list, dotted, [])
+    rules: list[EgressRule] = []
+    for i, item in enumerate(raw):
+        where = f"{dotted}[{i}]"
+        if not isinstance(item, Mapping):
+            r.fail(where, "must be a mapping like {cidr: 10.0.0.25/32, port: 587}",
+                   "write each destination as '- cidr: BLOCK' with 'port: N'", raw, i)
+        r.check_keys(item, {"cidr", "port", "protocol", "description"}, f"{where}.")
+        cidr = r.get(item, "cidr", str, f"{where}.cidr", hint="give the destination's address block, e.g. 10.0.0.25/32")
+        try:
+            net = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            r.fail(f"{where}.cidr", f"is {cidr!r}, not a CIDR block", "write it like 10.0.0.25/32", item, "cidr")
+        if net.prefixlen == 0:
+            r.fail(f"{where}.cidr", "opens egress to every address", "give the destination's own network, e.g. the "
+                   "mail relay's address", item, "cidr")
+        port = int(r.get(item, "port", int, f"{where}.port", hint="give the destination port, e.g. 587 for SMTP"))
+        if not 1 <= port <= 65535:
+            r.fail(f"{where}.port", f"is {port}, not a TCP or UDP port", "use a port from 1 to 65535", item, "port")
+        protocol = r.choice(item, "protocol", _PROTOCOLS, f"{where}.protocol", "TCP")
+        description = r.get(item, "description", str, f"{where}.description", "")
+        r.wrap(f"{where}.description", item, "description", check_no_control, "description", description)
+        rules.append(EgressRule(str(net), port, protocol, description))
+    return tuple(rules)
+
+
+def _body_size(r: _Reader, node: Mapping[str, Any], key: str, dotted: str, default: str | None) -> str | None:
+    value = r.get(node, key, str, dotted, default)
+    if value is not None and not _BODY_SIZE.fullmatch(value):
+        r.fail(dotted, f"is {value!r}, not a size like 50m", "give a number with an optional k, m or g suffix "
+               "(ingress-nginx's proxy-body-size format; its default is 1m)", node, key)
+    return None if value is None else str(value)
+
+
+def _storage_class(r: _Reader, node: Mapping[str, Any], key: str, dotted: str) -> str | None:
+    value = r.get(node, key, str, dotted, None) or None
+    if value is not None:
+        r.wrap(dotted, node, key, check_name, "storage class", value, 253)
+    return value
+
+
 # --------------------------------------------------------------------------- estate config
 
 def parse_config(path: str, text: str) -> EstateConfig:
     r = _Reader(path, text, "Estate")
     d = r.doc
     r.check_keys(d, {"apiVersion", "kind", "repo", "workflowgen", "ingress", "certManager", "secrets",
-                     "storage", "argocd", "flux", "defaults", "crds", "forge"})
+                     "storage", "argocd", "flux", "defaults", "crds", "forge", "egress"})
     repo = r.mapping(d, "repo", "repo")
     r.check_keys(repo, {"url", "revision"}, "repo.")
     url = r.get(repo, "url", str, "repo.url", hint="set repo.url to the clone URL Argo CD and Flux read")
     if not re.fullmatch(r"(https://|http://|ssh://|git@)\S+", url):
         r.fail("repo.url", f"is {url!r}, not a git URL", "use https://..., ssh://... or git@host:path",
                repo, "url")
+    _no_template(r, repo, "url", "repo.url", url)
     revision = r.get(repo, "revision", str, "repo.revision", "main")
+    _no_template(r, repo, "revision", "repo.revision", revision)
+    r.wrap("repo.revision", repo, "revision", check_no_control, "repo.revision", revision)
 
     wfg = r.mapping(d, "workflowgen", "workflowgen")
     r.check_keys(wfg, {"version", "databaseImage", "databaseTag"}, "workflowgen.")
@@ -454,7 +562,11 @@ def parse_config(path: str, text: str) -> EstateConfig:
     db_tag = r.get(wfg, "databaseTag", str, "workflowgen.databaseTag", f"{version}-ubuntu-18.04")
 
     ing = r.mapping(d, "ingress", "ingress")
-    r.check_keys(ing, {"className", "controllerNamespace", "annotations"}, "ingress.")
+    r.check_keys(ing, {"className", "controllerNamespace", "annotations", "bodySize", "bodySizeAnnotation"},
+                 "ingress.")
+    body_size = _body_size(r, ing, "bodySize", "ingress.bodySize", "50m")
+    body_annotation = r.get(ing, "bodySizeAnnotation", str, "ingress.bodySizeAnnotation",
+                            "nginx.ingress.kubernetes.io/proxy-body-size")
     ingress_class = r.get(ing, "className", str, "ingress.className", "nginx")
     ingress_ns = r.get(ing, "controllerNamespace", str, "ingress.controllerNamespace", "ingress-nginx")
     r.wrap("ingress.controllerNamespace", ing, "controllerNamespace", check_name, "namespace", ingress_ns, 63)
@@ -462,7 +574,8 @@ def parse_config(path: str, text: str) -> EstateConfig:
                    else {"nginx.ingress.kubernetes.io/force-ssl-redirect": "true"})
 
     cm = r.mapping(d, "certManager", "certManager")
-    r.check_keys(cm, {"issuer", "issuerKind"}, "certManager.")
+    r.check_keys(cm, {"issuer", "issuerKind", "challenge"}, "certManager.")
+    challenge = r.choice(cm, "challenge", CHALLENGES, "certManager.challenge", "http01")
     issuer = r.get(cm, "issuer", str, "certManager.issuer", "letsencrypt-prod")
     issuer_kind = r.choice(cm, "issuerKind", ("ClusterIssuer", "Issuer"), "certManager.issuerKind",
                            "ClusterIssuer")
@@ -471,16 +584,23 @@ def parse_config(path: str, text: str) -> EstateConfig:
     r.check_keys(sec, {"mode", "store", "keyPrefix"}, "secrets.")
     mode = r.choice(sec, "mode", SECRETS_MODES, "secrets.mode", "external-secrets")
     store = r.mapping(sec, "store", "secrets.store")
-    r.check_keys(store, {"kind", "name"}, "secrets.store.")
+    r.check_keys(store, {"kind", "name", "spec"}, "secrets.store.")
     store_kind = r.choice(store, "kind", ("ClusterSecretStore", "SecretStore"), "secrets.store.kind",
                           "ClusterSecretStore")
     store_name = r.get(store, "name", str, "secrets.store.name", "workflowgen")
+    r.wrap("secrets.store.name", store, "name", check_name, "secret store name", store_name, 253)
+    store_spec = r.get(store, "spec", Mapping, "secrets.store.spec", None)
+    if store_spec is not None and store_kind != "SecretStore":
+        r.fail("secrets.store.spec", "is set but secrets.store.kind is ClusterSecretStore",
+               "set 'kind: SecretStore' to render one store per tenant namespace from this spec, or remove spec",
+               store, "spec")
     key_prefix = r.get(sec, "keyPrefix", str, "secrets.keyPrefix", "workflowgen")
+    r.wrap("secrets.keyPrefix", sec, "keyPrefix", check_no_control, "secrets.keyPrefix", key_prefix)
 
     st = r.mapping(d, "storage", "storage")
     r.check_keys(st, {"dataClass", "databaseClass"}, "storage.")
-    data_class = r.get(st, "dataClass", str, "storage.dataClass", None) or None
-    db_class = r.get(st, "databaseClass", str, "storage.databaseClass", None) or None
+    data_class = _storage_class(r, st, "dataClass", "storage.dataClass")
+    db_class = _storage_class(r, st, "databaseClass", "storage.databaseClass")
 
     argo = r.mapping(d, "argocd", "argocd")
     r.check_keys(argo, {"namespace"}, "argocd.")
@@ -497,16 +617,23 @@ def parse_config(path: str, text: str) -> EstateConfig:
     )
     crds = r.get(d, "crds", list, "crds", [])
     forge = _forge(r, r.mapping(d, "forge", "forge"))
+    argocd_ns = r.get(argo, "namespace", str, "argocd.namespace", "argocd")
+    _no_template(r, argo, "namespace", "argocd.namespace", argocd_ns)
+    flux_ns = r.get(flux, "namespace", str, "flux.namespace", "flux-system")
+    _no_template(r, flux, "namespace", "flux.namespace", flux_ns)
+    flux_secret = r.get(flux, "gitSecretRef", str, "flux.gitSecretRef", None) or None
+    _no_template(r, flux, "gitSecretRef", "flux.gitSecretRef", flux_secret)
+    egress = _egress(r, d, "egress", "egress")
     return EstateConfig(
         repo_url=url, revision=revision, workflowgen_version=version, database_image=db_image,
         database_tag=db_tag, ingress_class=ingress_class, ingress_namespace=ingress_ns,
         ingress_annotations=annotations, issuer=issuer, issuer_kind=issuer_kind, secrets_mode=mode,
         secret_store_kind=store_kind, secret_store_name=store_name, secret_key_prefix=key_prefix,
         data_storage_class=data_class, database_storage_class=db_class,
-        argocd_namespace=r.get(argo, "namespace", str, "argocd.namespace", "argocd"),
-        flux_namespace=r.get(flux, "namespace", str, "flux.namespace", "flux-system"),
-        flux_git_secret=r.get(flux, "gitSecretRef", str, "flux.gitSecretRef", None) or None,
-        defaults=defaults, crd_dirs=tuple(str(c) for c in crds), forge=forge,
+        argocd_namespace=argocd_ns, flux_namespace=flux_ns, flux_git_secret=flux_secret,
+        defaults=defaults, crd_dirs=tuple(str(c) for c in crds), forge=forge, challenge=challenge,
+        body_size=body_size, body_size_annotation=body_annotation, egress=egress,
+        secret_store_spec=store_spec,
     )
 
 
@@ -548,7 +675,7 @@ def parse_cluster(path: str, text: str, expected_name: str | None = None) -> Clu
     r = _Reader(path, text, "Cluster")
     d = r.doc
     r.check_keys(d, {"apiVersion", "kind", "name", "region", "controller", "argocd", "windowsBuild",
-                     "domain", "labels"})
+                     "domain", "labels", "storage"})
     name = r.get(d, "name", str, "name")
     r.wrap("name", d, "name", check_cluster_name, name)
     if expected_name is not None and name != expected_name:
@@ -569,17 +696,25 @@ def parse_cluster(path: str, text: str, expected_name: str | None = None) -> Clu
         if (server is None) == (name_ is None):
             r.fail("argocd", "must set exactly one of 'server' or 'name' for an Argo CD cluster",
                    "give the destination server URL (https://...) or the cluster's name in Argo CD")
-        if server is not None and not server.startswith("https://"):
+        if server is not None and not re.fullmatch(r"https://[^\s/?#]+(/[^\s?#]*)?", server):
             r.fail("argocd.server", f"is {server!r}, not an https:// URL",
                    "use the API server URL Argo CD knows, e.g. https://10.0.0.1:6443", argo, "server")
+        _no_template(r, argo, "server", "argocd.server", server)
+        _no_template(r, argo, "name", "argocd.name", name_)
+        if name_ is not None:
+            r.wrap("argocd.name", argo, "name", check_no_control, "argocd.name", name_)
     elif argo:
         r.fail("argocd", "is set but the controller is flux", "remove the argocd section")
     labels = _str_map(r, d, "labels", "labels")
     raw_labels = r.mapping(d, "labels", "labels")
     for key, value in labels.items():
         r.wrap(f"labels.{key}", raw_labels, key, check_label, key, value)
+    st = r.mapping(d, "storage", "storage")
+    r.check_keys(st, {"dataClass", "databaseClass"}, "storage.")
     return Cluster(name=name, region=region, controller=controller, windows_build=build, domain=domain,
-                   argocd_server=server, argocd_name=name_, labels=labels)
+                   argocd_server=server, argocd_name=name_, labels=labels,
+                   data_storage_class=_storage_class(r, st, "dataClass", "storage.dataClass"),
+                   database_storage_class=_storage_class(r, st, "databaseClass", "storage.databaseClass"))
 
 
 def cluster_declaration(c: Cluster) -> dict[str, Any]:
@@ -588,6 +723,10 @@ def cluster_declaration(c: Cluster) -> dict[str, Any]:
     if c.controller == "argocd":
         doc["argocd"] = {"server": c.argocd_server} if c.argocd_server else {"name": c.argocd_name}
     doc.update({"windowsBuild": c.windows_build, "domain": c.domain, "labels": dict(c.labels)})
+    storage = {k: v for k, v in (("dataClass", c.data_storage_class), ("databaseClass", c.database_storage_class))
+               if v}
+    if storage:
+        doc["storage"] = storage
     return doc
 
 
@@ -597,7 +736,7 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
     r = _Reader(path, text, "Tenant")
     d = r.doc
     r.check_keys(d, {"apiVersion", "kind", "name", "placements", "hosts", "webReplicas", "size", "auth",
-                     "database", "secrets"})
+                     "oidc", "license", "database", "storage", "egress", "bodySize", "secrets"})
     name = r.get(d, "name", str, "name")
     r.wrap("name", d, "name", check_tenant_name, name)
     if expected_name is not None and name != expected_name:
@@ -620,6 +759,7 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
                    "list each cluster once", p, "cluster")
         placements.append(cluster)
     hosts: list[HostRoute] = []
+    seen_hosts: dict[str, int] = {}
     raw_hosts = r.get(d, "hosts", list, "hosts", [])
     for i, h in enumerate(raw_hosts):
         if not isinstance(h, Mapping):
@@ -632,9 +772,12 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
         if placement not in placements:
             r.fail(f"hosts[{i}].placement", f"is {placement!r}, which is not one of this tenant's placements "
                    f"({', '.join(placements)})", "name a cluster listed under placements", h, "placement")
-        if any(x.host == host for x in hosts):
-            r.fail(f"hosts[{i}].host", f"declares {host!r} twice", "each global host is served by exactly "
-                   "one placement; list it once", h, "host")
+        if host in seen_hosts:  # a set: 20,000 hosts must not take seconds
+            first = seen_hosts[host]
+            r.fail(f"hosts[{i}].host", f"declares {host!r} twice (hosts[{first}] and hosts[{i}], lines "
+                   f"{r.line_of(raw_hosts[first], 'host')} and {r.line_of(h, 'host')})", "each global host is served "
+                   "by exactly one placement; list it once", h, "host")
+        seen_hosts[host] = i
         hosts.append(HostRoute(host, placement))
     size = r.choice(d, "size", tuple(SIZE_TIERS), "size", "small")
     replicas = _replicas(r, d, "webReplicas", 2)
@@ -643,6 +786,16 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
                f"({SIZE_TIERS[size].max_web_replicas})", "lower webReplicas or choose a larger size", d,
                "webReplicas")
     auth = r.choice(d, "auth", AUTH_MODES, "auth", "application")
+    oidc = _oidc(r, d, auth)
+    lic = r.mapping(d, "license", "license")
+    r.check_keys(lic, {"trial"}, "license.")
+    trial = r.get(lic, "trial", bool, "license.trial", False)
+    storage = r.mapping(d, "storage", "storage")
+    r.check_keys(storage, {"data", "database"}, "storage.")
+    data_storage = _quantity(r, storage, "data", "storage.data")
+    db_storage = _quantity(r, storage, "database", "storage.database")
+    egress = _egress(r, d, "egress", "egress")
+    body_size = _body_size(r, d, "bodySize", "bodySize", None)
     db = r.mapping(d, "database", "database")
     r.check_keys(db, {"mode", "cidrs", "port"}, "database.")
     db_mode = r.choice(db, "mode", DATABASE_MODES, "database.mode", "in-cluster")
@@ -673,10 +826,61 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
     sec = r.mapping(d, "secrets", "secrets")
     r.check_keys(sec, {"remoteKey"}, "secrets.")
     secret_key = r.get(sec, "remoteKey", str, "secrets.remoteKey", None)
+    if secret_key is not None:
+        r.wrap("secrets.remoteKey", sec, "remoteKey", check_no_control, "secrets.remoteKey", secret_key)
+    if db_storage is not None and db_mode != "in-cluster":
+        r.fail("storage.database", "is set but the database is external", "remove it: gitops-gen sizes only the "
+               "in-cluster database's volume", storage, "database")
     return Tenant(
         name=name, placements=tuple(placements), hosts=tuple(hosts), web_replicas=replicas, size=size,
-        auth=auth, database=DatabaseSpec(db_mode, tuple(cidrs), port), secret_key=secret_key,
+        auth=auth, database=DatabaseSpec(db_mode, tuple(cidrs), port), secret_key=secret_key, oidc=oidc,
+        trial_license=bool(trial), egress=egress, data_storage=data_storage, database_storage=db_storage,
+        body_size=body_size,
     )
+
+
+#: oidc fields: (YAML key, required). The client secret is never here: it is read from the tenant's Secret.
+_OIDC_FIELDS = (("clientId", True), ("metadataUrl", True), ("audience", False), ("usernameClaim", False),
+                ("appIdClaim", False), ("checkSessionUrl", False))
+
+
+def _oidc(r: _Reader, d: Mapping[str, Any], auth: str) -> OidcSettings | None:
+    node = r.mapping(d, "oidc", "oidc")
+    if auth not in OIDC_AUTH_MODES:
+        if node:
+            r.fail("oidc", f"is set but auth is {auth!r}, which uses no OpenID Connect provider",
+                   f"remove it, or set auth to one of {', '.join(sorted(OIDC_AUTH_MODES))}")
+        return None
+    if "clientSecret" in node:
+        r.fail("oidc.clientSecret", "is a secret and never belongs in git", "put it in the tenant's secret store "
+               "as WFGEN_APP_SETTING_ApplicationSecurityAuthClientSecret; gitops-gen mounts it", node, "clientSecret")
+    r.check_keys(node, {k for k, _ in _OIDC_FIELDS}, "oidc.")
+    values: dict[str, str | None] = {}
+    for key, required in _OIDC_FIELDS:
+        hint = (f"auth {auth} signs users in with OpenID Connect: set oidc.{key} (e.g. oidc: {{clientId: ..., "
+                "metadataUrl: https://<provider>/.well-known/openid-configuration})")
+        value = r.get(node, key, str, f"oidc.{key}", ... if required else None, hint=hint)
+        if value is not None:
+            r.wrap(f"oidc.{key}", node, key, check_no_control, f"oidc.{key}", value)
+            if key in ("metadataUrl", "checkSessionUrl") and not re.fullmatch(r"https://[^\s/?#]+(/\S*)?", value):
+                r.fail(f"oidc.{key}", f"is {value!r}, not an https:// URL",
+                       "give the provider's URL, e.g. https://login.microsoftonline.com/<tenant id>/v2.0/"
+                       ".well-known/openid-configuration", node, key)
+        values[key] = value
+    if values["checkSessionUrl"] is not None and auth != "azure-v1":
+        r.fail("oidc.checkSessionUrl", f"is only for auth azure-v1, not {auth}",
+               "remove it (Microsoft Identity Platform v2.0 and the other providers do not support it)", node,
+               "checkSessionUrl")
+    return OidcSettings(str(values["clientId"]), str(values["metadataUrl"]), values["audience"],
+                        values["usernameClaim"], values["appIdClaim"], values["checkSessionUrl"])
+
+
+def _quantity(r: _Reader, node: Mapping[str, Any], key: str, dotted: str) -> str | None:
+    value = r.get(node, key, str, dotted, None)
+    if value is not None and not _QUANTITY.fullmatch(value):
+        r.fail(dotted, f"is {value!r}, not a size like 50Gi", "give a whole or decimal number with Ki, Mi, Gi or Ti",
+               node, key)
+    return None if value is None else str(value)
 
 
 def tenant_declaration(t: Tenant) -> dict[str, Any]:
@@ -689,6 +893,22 @@ def tenant_declaration(t: Tenant) -> dict[str, Any]:
     }
     if t.database.mode == "external":
         doc["database"].update({"cidrs": list(t.database.cidrs), "port": t.database.port})
+    if t.oidc is not None:
+        o = t.oidc
+        doc["oidc"] = {k: v for k, v in (("clientId", o.client_id), ("metadataUrl", o.metadata_url),
+                                         ("audience", o.audience), ("usernameClaim", o.username_claim),
+                                         ("appIdClaim", o.app_id_claim), ("checkSessionUrl", o.check_session_url))
+                       if v is not None}
+    if t.trial_license:
+        doc["license"] = {"trial": True}
+    storage = {k: v for k, v in (("data", t.data_storage), ("database", t.database_storage)) if v}
+    if storage:
+        doc["storage"] = storage
+    if t.egress:
+        doc["egress"] = [{"cidr": e.cidr, "port": e.port, **({"protocol": e.protocol} if e.protocol != "TCP" else {}),
+                          **({"description": e.description} if e.description else {})} for e in t.egress]
+    if t.body_size:
+        doc["bodySize"] = t.body_size
     if t.secret_key:
         doc["secrets"] = {"remoteKey": t.secret_key}
     return doc
@@ -699,6 +919,8 @@ _SEQUENCE_SCALAR = re.compile(rb"^ +- +[^ ]")
 #: Bytes after which a line is not plain block YAML as gitops-gen writes it: flow collections,
 #: quotes, anchors, aliases, tags, block scalars, tabs, comments after a value.
 _NOT_PLAIN = re.compile(rb"[{}\[\]\"'&*!|>\t]| #")
+#: NEL, LS and PS in UTF-8: line breaks to the YAML parser, not to a byte scanner.
+_UNICODE_BREAKS = re.compile(rb"\xc2\x85|\xe2\x80[\xa8\xa9]")
 
 
 def _scan_plain(text: bytes) -> tuple[str | None, list[str], list[str]] | None:
@@ -740,11 +962,16 @@ def quick_hosts(text: bytes) -> tuple[str | None, list[str], list[str]]:
     A line scanner reads the plain style gitops-gen writes in a tenth of the C loader's time; any
     other style is parsed with the C loader. Raises ValueError when the file is not valid YAML.
     """
-    fast = _scan_plain(text)
+    # Line breaks as the YAML parser reads them (CR-only files included), or no fast path at all.
+    if b"\r" in text:
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    fast = None if _UNICODE_BREAKS.search(text) else _scan_plain(text)
     if fast is not None:
         return fast
     try:
-        doc = yamlio.load(text)
+        doc = yamlio.load_strict(text)
+    except yamlio.StrictYAMLError as exc:
+        raise ValueError(f"line {exc.line}: {exc.problem}") from None
     except Exception as exc:
         raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     if not isinstance(doc, dict):
