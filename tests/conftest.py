@@ -13,7 +13,7 @@ import pytest
 from gitops_gen.commands.clusters import add_cluster
 from gitops_gen.commands.init import init_estate
 from gitops_gen.commands.tenants import add_tenant
-from gitops_gen.estate.model import Cluster, DatabaseSpec, HostRoute, Tenant
+from gitops_gen.estate.model import Cluster, DatabaseSpec, HostRoute, OidcSettings, Tenant
 
 REPO_URL = "https://git.example.com/platform/estate.git"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +32,14 @@ def _git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
 
 
 EU = Cluster(name="eu-west-1", region="eu-west", controller="argocd", windows_build="ltsc2022",
-             domain="eu.wfg.example.com", argocd_server="https://10.0.0.1:6443")
+             domain="eu.wfg.example.com", argocd_server="https://10.0.0.1:6443",
+             data_storage_class="azurefile-csi", database_storage_class="managed-csi")
 US = Cluster(name="us-east-1", region="us-east", controller="flux", windows_build="ltsc2019",
-             domain="us.wfg.example.com")
+             domain="us.wfg.example.com", data_storage_class="efs-sc", database_storage_class="gp3")
+
+
+GLOBEX_OIDC = OidcSettings("6f1d2c3b-0000-4000-8000-00000000abcd",
+                           "https://login.microsoftonline.com/globex.example.com/v2.0/.well-known/openid-configuration")
 
 
 def make_estate(path: Path, tenants: bool = True) -> Path:
@@ -49,7 +54,7 @@ def make_estate(path: Path, tenants: bool = True) -> Path:
         add_tenant(path, Tenant("globex", ("eu-west-1", "us-east-1"),
                                 (HostRoute("globex.wfg.example.com", "eu-west-1"),),
                                 database=DatabaseSpec("external", ("10.20.0.0/24",), 1433),
-                                auth="ms-identity-v2", size="medium", web_replicas=3),
+                                auth="ms-identity-v2", size="medium", web_replicas=3, oidc=GLOBEX_OIDC),
                    branch="setup-globex", base="HEAD", checkout=True)
     return land_on_main(path)
 

@@ -57,6 +57,13 @@ def add_cluster(
     argocd_name: Annotated[str | None, typer.Option(help="Argo CD destination cluster name (instead of --server).")]
         = None,
     label: Annotated[list[str] | None, typer.Option(help="Cluster label KEY=VALUE (repeatable).")] = None,
+    data_storage_class: Annotated[str | None, typer.Option(
+        help="ReadWriteMany storage class of WorkflowGen's data volume on this cluster, e.g. azurefile-csi (AKS), "
+             "efs-sc (EKS), filestore (GKE) (default: storage.dataClass of gitops-gen.yaml).")] = None,
+    database_storage_class: Annotated[str | None, typer.Option(
+        help="Storage class of the in-cluster database's volume, e.g. managed-csi (AKS), gp3 (EKS), "
+             "premium-rwo (GKE) (default: storage.databaseClass of gitops-gen.yaml, else the cluster's default).")]
+        = None,
     branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-cluster-NAME).")]
         = None,
     base: StartOpt = None,
@@ -82,7 +89,8 @@ def add_cluster(
         check_target(root, publish)
         cluster = Cluster(name=name, region=region, controller=controller.value,
                           windows_build=windows_build.value, domain=domain.lower(), argocd_server=server,
-                          argocd_name=argocd_name, labels=_labels(label or []))
+                          argocd_name=argocd_name, labels=_labels(label or []),
+                          data_storage_class=data_storage_class, database_storage_class=database_storage_class)
         if controller is ControllerOpt.flux and (server or argocd_name):
             raise UserError("--server and --argocd-name are for Argo CD clusters",
                             "drop them, or use --controller argocd")

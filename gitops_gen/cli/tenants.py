@@ -58,8 +58,18 @@ def add_tenant(
     database_cidr: Annotated[list[str] | None, typer.Option(
         help="External database address block (repeatable); egress is allowed only there.")] = None,
     database_port: Annotated[int, typer.Option(help="External database port.")] = 1433,
+    oidc_client_id: Annotated[str | None, typer.Option(
+        help="OIDC client (application) ID; required by the OIDC auth modes.")] = None,
+    oidc_metadata_url: Annotated[str | None, typer.Option(
+        help="OIDC discovery document URL (.well-known/openid-configuration); required by the OIDC auth modes.")]
+        = None,
+    oidc_audience: Annotated[str | None, typer.Option(help="OIDC audience of the GraphQL API, if any.")] = None,
+    trial_license: Annotated[bool, typer.Option(
+        "--trial-license", help="Trial licence: no ApplicationSerialNumber is read from the tenant's Secret.")]
+        = False,
     secret_key: Annotated[str | None, typer.Option(
-        help="Key of the tenant's secrets in the external store (default: <keyPrefix>/<tenant>).")] = None,
+        help="Key of the tenant's secrets in the external store, below <keyPrefix>/<tenant> (default: that "
+             "prefix); each placement reads <key>/<cluster>.")] = None,
     branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-tenant-NAME).")]
         = None,
     base: StartOpt = None,
@@ -80,11 +90,17 @@ def add_tenant(
         from gitops_gen.commands.common import resolve_root
         from gitops_gen.commands.tenants import TenantRequest
         from gitops_gen.commands.tenants import add_tenant as add
-        from gitops_gen.estate.model import DatabaseSpec, EstateConfig, Tenant
+        from gitops_gen.estate.model import DatabaseSpec, EstateConfig, OidcSettings, Tenant
 
         root = resolve_root(repo)
         check_target(root, publish)
         routes = _host_routes(host or [], cluster)
+        oidc = None
+        if oidc_client_id or oidc_metadata_url or oidc_audience:
+            if not (oidc_client_id and oidc_metadata_url):
+                raise UserError("an OIDC auth mode needs both --oidc-client-id and --oidc-metadata-url",
+                                "give both (the metadata URL ends in /.well-known/openid-configuration)")
+            oidc = OidcSettings(oidc_client_id, oidc_metadata_url, oidc_audience)
         if database_cidr and database is not None and database is not DatabaseOpt.external:
             raise UserError("--database-cidr is for an external database", "add --database external")
 
@@ -98,7 +114,7 @@ def add_tenant(
                 web_replicas=web_replicas if web_replicas is not None else defaults.web_replicas,
                 size=size or defaults.size, auth=auth or defaults.auth,
                 database=DatabaseSpec(db_mode, tuple(database_cidr or ()), database_port),
-                secret_key=secret_key,
+                secret_key=secret_key, oidc=oidc, trial_license=trial_license,
             )
 
         return add(root, TenantRequest(name, build), dry_run=dry_run, commit=not no_commit, branch=branch,

@@ -59,6 +59,12 @@ def _cluster_draft(source: Source, cluster: Cluster, tenants: Iterable[TenantHos
     cluster = parse_cluster(layout.cluster_file(cluster.name), text, expected_name=cluster.name)
     all_clusters = {**clusters, cluster.name: cluster}
     check_config_clusters(config, all_clusters)
+    if not (cluster.data_storage_class or config.data_storage_class):
+        raise UserError(f"cluster {cluster.name!r} has no ReadWriteMany storage class for WorkflowGen's data "
+                        "volume, and gitops-gen.yaml sets no storage.dataClass: the cluster's default class is "
+                        "usually a block disk (ReadWriteOnce), on which every WorkflowGen pod stays Pending",
+                        "give --data-storage-class, e.g. azurefile-csi (AKS), efs-sc (EKS, EFS CSI driver), "
+                        "filestore (GKE Filestore CSI), nfs-csi or cephfs")
     for t in tenants:
         for h in t.hosts:
             if regional_owner(h, {cluster.name: cluster}):

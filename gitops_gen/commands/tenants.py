@@ -13,7 +13,13 @@ from gitops_gen.commands.common import cache_dir, declaration_header
 from gitops_gen.errors import UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.hostindex import TenantHosts, host_owners, read_tenant_hosts
-from gitops_gen.estate.load import check_config_clusters, check_tenant_against, load_clusters, load_config
+from gitops_gen.estate.load import (
+    check_config_clusters,
+    check_tenant_against,
+    check_tenant_settings,
+    load_clusters,
+    load_config,
+)
 from gitops_gen.estate.model import EstateConfig, Tenant, check_tenant_name, parse_tenant, tenant_declaration
 from gitops_gen.estate.source import Source
 from gitops_gen.generate.files import tenant_files
@@ -107,6 +113,7 @@ def _tenant_draft(source: Source, config: EstateConfig, tenant: Tenant,
     # Validate the declaration exactly as it will be read back.
     tenant = parse_tenant(layout.tenant_file(tenant.name), text, expected_name=tenant.name)
     check_tenant_against(tenant, clusters, host_owners(dict(others)), where=source.label)
+    check_tenant_settings(tenant, config)
     desired = {layout.tenant_file(tenant.name): declaration_header("tenant") + text}
     desired.update(tenant_files(config, clusters, tenant))
     message = f"Add tenant {tenant.name} on {', '.join(tenant.placements)}"

@@ -24,6 +24,8 @@ from gitops_gen.generate.common import (
     LABEL_TENANT,
     OVERLAY_CLUSTER_KINDS,
     OVERLAY_NAMESPACED_KINDS,
+    PDB_KINDS,
+    SECRET_STORE_KINDS,
 )
 
 ADMIN_PROJECT = "gitops-gen"
@@ -87,12 +89,17 @@ def placement_record(tenant: Tenant, cluster: Cluster) -> dict[str, Any]:
 
 
 def namespaced_kinds(config: EstateConfig, tenant: Tenant) -> list[tuple[str, str]]:
-    """Exactly the namespaced kinds the tenant's overlays render: nothing else may be synced."""
+    """Exactly the namespaced kinds the tenant's overlays may render: nothing else may be synced. The
+    PodDisruptionBudget is always allowed: it comes and goes with webReplicas, and a project that lagged
+    behind the overlay (the AppProject and the tenant's Application sync separately) would fail the sync."""
     kinds = list(OVERLAY_NAMESPACED_KINDS)
     if tenant.database.mode == "in-cluster":
         kinds += IN_CLUSTER_DATABASE_KINDS
     if config.secrets_mode == "external-secrets":
         kinds += EXTERNAL_SECRETS_KINDS
+        if config.secret_store_kind == "SecretStore" and config.secret_store_spec is not None:
+            kinds += SECRET_STORE_KINDS
+    kinds += PDB_KINDS
     return sorted(kinds)
 
 
@@ -145,12 +152,13 @@ def bootstrap(config: EstateConfig, clusters: Iterable[Cluster]) -> list[dict[st
     return [project, root]
 
 
-#: applicationsSync in an ApplicationSet only counts when the controller allows the override
-#: (argo-cd applicationset/utils/policy.go: DefaultPolicy).
+#: Argo CD honours a per-ApplicationSet applicationsSync unless a controller-wide policy is set: then only with
+#: the override enabled (argo-cd applicationset/utils/policy.go, and --enable-policy-override, whose default is
+#: "no --policy given", in cmd/argocd-applicationset-controller/commands/applicationset_controller.go).
 POLICY_NOTE = (
-    "# applicationsSync below takes effect only with the ApplicationSet controller's policy override\n"
-    "# enabled: applicationsetcontroller.enable.policy.override: \"true\" in argocd-cmd-params-cm\n"
-    "# (or the controller-wide applicationsetcontroller.policy: create-update).\n"
+    "# applicationsSync below is honoured as long as argocd-cmd-params-cm sets no controller-wide\n"
+    "# applicationsetcontroller.policy; if it does, also set applicationsetcontroller.enable.policy.override:\n"
+    "# \"true\" there, or the controller's policy applies to every ApplicationSet on the hub instead.\n"
 )
 
 

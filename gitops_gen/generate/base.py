@@ -1,8 +1,13 @@
 """The WorkflowGen Kustomize base and its components, derived from gitops-gen.yaml.
 
 The base holds everything every tenant has; components hold the variants a tenant or its
-cluster picks (Windows build, in-cluster database, OIDC egress, size tier). Overlays add only
-values, so a change here is a change for every tenant and shows as such in a diff.
+cluster picks (Windows build, in-cluster database, OIDC, licence serial, size tier, and the Namespace
+for Argo CD placements). Overlays add only values, so a change here is a change for every tenant and
+shows as such in a diff.
+
+Day-2 rule: nothing here may change later in a field the API server treats as immutable on an object
+already applied. So the database StatefulSet has no volumeClaimTemplates (their size, labels and
+annotations could never change): it mounts a PersistentVolumeClaim of its own, which can grow.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from gitops_gen.generate import header
 from gitops_gen.generate.common import (
     APP_SECRET,
     APP_SECRET_KEYS,
+    CLIENT_SECRET_KEY,
     CONFIG_MAP,
     DATA_PVC,
     DATABASE,
+    DATABASE_PVC,
     DATABASE_SECRET,
     DATABASE_SECRET_KEYS,
     LABEL_COMPONENT,
@@ -27,11 +34,13 @@ from gitops_gen.generate.common import (
     LICENSE_SECRET,
     PART_OF,
     PROTECT_ANNOTATIONS,
+    SERIAL_NUMBER_KEY,
     WEB,
     WIN_SERVICES,
     component_labels,
     meta,
 )
+from gitops_gen.generate.quantity import parse_quantity
 
 WFG_IMAGE = "advantys/workflowgen"
 SECRETS_DIR = "C:\\secrets"
@@ -39,6 +48,26 @@ DB_SECRETS_DIR = "/mnt/secrets"
 WORKFLOWGEN_PODS = {"key": LABEL_COMPONENT, "operator": "In", "values": ["web", "win-services"]}
 #: Common taint on Windows node pools (Kubernetes "Windows containers" guide).
 WINDOWS_TOLERATIONS = [{"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}]
+#: SQL Server 2019 and later images run as mssql, uid 10001, and cannot write a root-owned volume
+#: (microsoft/mssql-docker#615; the image's sample charts set fsGroup 10001).
+MSSQL_UID = 10001
+#: cert-manager's HTTP-01 solver: its pod label and port (cert-manager pkg/apis/acme/v1/types.go
+#: SolverIdentificationLabelKey; pkg/issuer/acme/http/http.go acmeSolverListenPort).
+ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
+ACME_SOLVER_PORT = 8089
+ZONE_KEY = "topology.kubernetes.io/zone"
+#: The image's start-up check of the database: 10 tries a second apart by default (docker-entrypoint.ps1,
+#: WFGEN_DEPENDENCY_CHECK_RETRIES and _INTERVAL). A fresh in-cluster SQL Server takes longer than that to
+#: accept logins: 60 tries 5 s apart give it five minutes before the pod restarts.
+DEPENDENCY_CHECK = {"WFGEN_DEPENDENCY_CHECK_RETRIES": "60", "WFGEN_DEPENDENCY_CHECK_INTERVAL": "5000"}
+#: Ready only when IIS serves WorkflowGen, not as soon as port 80 opens: the entrypoint checks the database,
+#: rewrites web.config and copies the licence after IIS listens. /wfgen answers 401 when it is up, which an
+#: httpGet probe counts as a failure, so the probe asks the way the image's own healthcheck.ps1 does.
+READINESS_COMMAND = [
+    "powershell", "-NoLogo", "-NoProfile", "-NonInteractive", "-Command",
+    "try { Invoke-WebRequest -Uri http://localhost/wfgen -UseBasicParsing -TimeoutSec 10 | Out-Null; exit 1 } "
+    "catch { if ($_.Exception.Response.StatusCode.value__ -eq 401) { exit 0 } else { exit 1 } }",
+]
 
 
 def _kustomization(**fields: Any) -> dict[str, Any]:
@@ -49,16 +78,17 @@ def _component(**fields: Any) -> dict[str, Any]:
     return {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component", **fields}
 
 
-def namespace() -> dict[str, Any]:
-    # kustomize's namespace transformer renames it to the tenant's namespace.
-    return {
-        "apiVersion": "v1", "kind": "Namespace",
-        "metadata": meta("workflowgen", {
-            "pod-security.kubernetes.io/enforce": "baseline",
-            "pod-security.kubernetes.io/audit": "baseline",
-            "pod-security.kubernetes.io/warn": "baseline",
-        }, PROTECT_ANNOTATIONS),
-    }
+POD_SECURITY_LABELS = {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/audit": "baseline",
+    "pod-security.kubernetes.io/warn": "baseline",
+}
+
+
+def namespace(name: str = "workflowgen", labels: dict[str, str] | None = None) -> dict[str, Any]:
+    # In the base, kustomize's namespace transformer renames it to the tenant's namespace.
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": meta(name, {**POD_SECURITY_LABELS, **(labels or {})}, PROTECT_ANNOTATIONS)}
 
 
 def service_account(name: str, component: str) -> dict[str, Any]:
@@ -66,10 +96,14 @@ def service_account(name: str, component: str) -> dict[str, Any]:
             "automountServiceAccountToken": False}
 
 
+def secret_file_env(key: str) -> dict[str, str]:
+    """X_FILE makes the image read X from the mounted Secret: no secret value in env or git."""
+    return {"name": f"{key}_FILE", "value": f"{SECRETS_DIR}\\{key}"}
+
+
 def _workflowgen_env(start_service: str, secret_keys: tuple[str, ...]) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": "WFGEN_START_SERVICE", "value": start_service}]
-    # X_FILE makes the image read X from the mounted Secret: no secret value in env or git.
-    env += [{"name": f"{key}_FILE", "value": f"{SECRETS_DIR}\\{key}"} for key in secret_keys]
+    env += [secret_file_env(key) for key in secret_keys]
     return env
 
 
@@ -88,31 +122,39 @@ def _workflowgen_pod(config: EstateConfig, component: str, sa: str, start_servic
             {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True},
         ],
     }
+    spec: dict[str, Any] = {
+        "serviceAccountName": sa,
+        "automountServiceAccountToken": False,
+        # Windows pods: no Linux-only security fields, no runAsUserName (IIS runs as IIS_IUSRS).
+        "os": {"name": "windows"},
+        "nodeSelector": {"kubernetes.io/os": "windows"},
+        "tolerations": WINDOWS_TOLERATIONS,
+        "terminationGracePeriodSeconds": 60,
+        "containers": [container],
+        "volumes": [
+            {"name": "data", "persistentVolumeClaim": {"claimName": DATA_PVC}},
+            {"name": "licenses", "secret": {"secretName": LICENSE_SECRET}},
+            {"name": "secrets", "secret": {"secretName": APP_SECRET}},
+        ],
+    }
     if probes:
         container["ports"] = [{"name": "http", "containerPort": 80, "protocol": "TCP"}]
-        # /wfgen answers 401 when healthy, so an httpGet probe would fail: probe the socket.
         tcp = {"tcpSocket": {"port": "http"}}
+        # Start-up and liveness only need IIS to listen (a Windows image's first start takes minutes).
         container["startupProbe"] = {**tcp, "periodSeconds": 10, "failureThreshold": 60}
-        container["readinessProbe"] = {**tcp, "periodSeconds": 10, "failureThreshold": 3}
+        container["readinessProbe"] = {"exec": {"command": READINESS_COMMAND}, "periodSeconds": 15,
+                                       "timeoutSeconds": 15, "failureThreshold": 3}
         container["livenessProbe"] = {**tcp, "periodSeconds": 20, "failureThreshold": 3}
-    return {
-        "metadata": {"labels": component_labels(component)},
-        "spec": {
-            "serviceAccountName": sa,
-            "automountServiceAccountToken": False,
-            # Windows pods: no Linux-only security fields, no runAsUserName (IIS runs as IIS_IUSRS).
-            "os": {"name": "windows"},
-            "nodeSelector": {"kubernetes.io/os": "windows"},
-            "tolerations": WINDOWS_TOLERATIONS,
-            "terminationGracePeriodSeconds": 60,
-            "containers": [container],
-            "volumes": [
-                {"name": "data", "persistentVolumeClaim": {"claimName": DATA_PVC}},
-                {"name": "licenses", "secret": {"secretName": LICENSE_SECRET}},
-                {"name": "secrets", "secret": {"secretName": APP_SECRET}},
-            ],
-        },
-    }
+        # Web pods of a tenant spread over zones where there are several; one zone still schedules them.
+        spec["topologySpreadConstraints"] = [{
+            "maxSkew": 1, "topologyKey": ZONE_KEY, "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {LABEL_PART_OF: PART_OF, LABEL_COMPONENT: component}},
+        }]
+    return {"metadata": {"labels": component_labels(component)}, "spec": spec}
+
+
+#: maxSurge of the web rollout: quotas hold one web pod more than the replicas.
+WEB_SURGE = 1
 
 
 def web_deployment(config: EstateConfig) -> dict[str, Any]:
@@ -122,7 +164,7 @@ def web_deployment(config: EstateConfig) -> dict[str, Any]:
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {LABEL_PART_OF: PART_OF, LABEL_COMPONENT: "web"}},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": WEB_SURGE, "maxUnavailable": 0}},
             "template": _workflowgen_pod(config, "web", WEB, "web_apps", APP_SECRET_KEYS, probes=True),
         },
     }
@@ -158,10 +200,9 @@ def web_service() -> dict[str, Any]:
     }
 
 
-def data_pvc(config: EstateConfig) -> dict[str, Any]:
+def data_pvc() -> dict[str, Any]:
+    # Size and storage class are the overlay's: the cluster's ReadWriteMany class, the tenant's size.
     spec: dict[str, Any] = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}}
-    if config.data_storage_class:
-        spec["storageClassName"] = config.data_storage_class
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": meta(DATA_PVC, component_labels("data"), PROTECT_ANNOTATIONS), "spec": spec}
 
@@ -176,7 +217,7 @@ def _ns_selector(namespace: str) -> dict[str, Any]:
 
 
 def network_policies(config: EstateConfig) -> list[dict[str, Any]]:
-    return [
+    policies = [
         network_policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
         network_policy("allow-dns-egress", {
             "podSelector": {},
@@ -197,6 +238,18 @@ def network_policies(config: EstateConfig) -> list[dict[str, Any]]:
             }],
         }),
     ]
+    if config.challenge == "http01":
+        # cert-manager runs the HTTP-01 solver pod in the Certificate's namespace, the tenant's: the ingress
+        # controller must reach it, or no certificate is ever issued behind default-deny.
+        policies.append(network_policy("acme-http01-solver-from-ingress-controller", {
+            "podSelector": {"matchLabels": {ACME_SOLVER_LABEL: "true"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{"namespaceSelector": _ns_selector(config.ingress_namespace)}],
+                "ports": [{"protocol": "TCP", "port": ACME_SOLVER_PORT}],
+            }],
+        }))
+    return policies
 
 
 def config_map_generator() -> list[dict[str, Any]]:
@@ -206,6 +259,7 @@ def config_map_generator() -> list[dict[str, Any]]:
             f"WFGEN_LICENSE_FILE_NAME={LICENSE_FILE}",
             # Never invent a new encryption key at start: the key comes from the tenant's Secret.
             "WFGEN_GEN_APP_SYM_ENCRYPT_KEY=N",
+            *(f"{k}={v}" for k, v in DEPENDENCY_CHECK.items()),
         ],
     }]
 
@@ -215,22 +269,23 @@ def base_files(config: EstateConfig) -> dict[str, str]:
     b = layout.BASE_DIR
     files: dict[str, str] = {
         f"{b}/kustomization.yaml": yamlio.dump(_kustomization(
-            resources=["namespace.yaml", "service-accounts.yaml", "web.yaml", "win-services.yaml",
-                       "data.yaml", "network-policies.yaml"],
+            resources=["service-accounts.yaml", "web.yaml", "win-services.yaml", "data.yaml",
+                       "network-policies.yaml"],
             configMapGenerator=config_map_generator(),
         ), src),
-        f"{b}/namespace.yaml": yamlio.dump(namespace(), src),
         f"{b}/service-accounts.yaml": yamlio.dump_docs(
             [service_account(WEB, "web"), service_account(WIN_SERVICES, "win-services")], src),
         f"{b}/web.yaml": yamlio.dump_docs([web_deployment(config), web_service()], src),
         f"{b}/win-services.yaml": yamlio.dump(win_services_deployment(config), src),
-        f"{b}/data.yaml": yamlio.dump(data_pvc(config), src),
+        f"{b}/data.yaml": yamlio.dump(data_pvc(), src),
         f"{b}/network-policies.yaml": yamlio.dump_docs(network_policies(config), src),
     }
+    files.update(_namespace_component(src))
     for build in WINDOWS_BUILDS:
         files.update(_windows_component(config, build, src))
     files.update(_database_component(config, src))
     files.update(_oidc_component(src))
+    files.update(_serial_component(src))
     for tier in SIZE_TIERS.values():
         files.update(_size_component(tier, src))
     return files
@@ -248,8 +303,18 @@ def size_component(size: str) -> str:
     return f"size-{size}"
 
 
+NAMESPACE_COMPONENT = "namespace"
 DATABASE_COMPONENT = "database-in-cluster"
-OIDC_COMPONENT = "auth-oidc-egress"
+OIDC_COMPONENT = "auth-oidc"
+SERIAL_COMPONENT = "license-serial"
+
+
+def _namespace_component(src: str) -> dict[str, str]:
+    # Argo CD placements create their Namespace in the overlay (the AppProject allows that one
+    # cluster-scoped kind); a Flux placement's comes from its platform Kustomization instead.
+    d = component_path(NAMESPACE_COMPONENT)
+    return {f"{d}/kustomization.yaml": yamlio.dump(_component(resources=["namespace.yaml"]), src),
+            f"{d}/namespace.yaml": yamlio.dump(namespace(), src)}
 
 
 def _windows_component(config: EstateConfig, build: str, src: str) -> dict[str, str]:
@@ -265,26 +330,37 @@ def _windows_component(config: EstateConfig, build: str, src: str) -> dict[str, 
     ), src)}
 
 
+#: Resources of the database container, counted by the quota.
+DATABASE_REQUESTS = {"cpu": "500m", "memory": "2Gi"}
+DATABASE_LIMITS = {"cpu": "2", "memory": "4Gi"}
+
+
+def database_pvc() -> dict[str, Any]:
+    # The name a volumeClaimTemplate 'data' of StatefulSet workflowgen-database would give its claim: an
+    # estate made by an earlier gitops-gen keeps its database volume.
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": meta(DATABASE_PVC, component_labels("database"), PROTECT_ANNOTATIONS),
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}}}
+
+
 def _database_component(config: EstateConfig, src: str) -> dict[str, str]:
     d = component_path(DATABASE_COMPONENT)
     labels = component_labels("database")
-    sts_spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}}
-    if config.database_storage_class:
-        sts_spec["storageClassName"] = config.database_storage_class
     sts = {
         "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta(DATABASE, labels, PROTECT_ANNOTATIONS),
         "spec": {
             "serviceName": DATABASE,
             "replicas": 1,
             "selector": {"matchLabels": {LABEL_PART_OF: PART_OF, LABEL_COMPONENT: "database"}},
-            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
                     "serviceAccountName": DATABASE,
                     "automountServiceAccountToken": False,
                     "nodeSelector": {"kubernetes.io/os": "linux"},
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    # Pod Security baseline allows fsGroup; mssql can then write its volume.
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "fsGroup": MSSQL_UID,
+                                        "fsGroupChangePolicy": "OnRootMismatch"},
                     "terminationGracePeriodSeconds": 60,
                     "containers": [{
                         "name": "database",
@@ -298,18 +374,14 @@ def _database_component(config: EstateConfig, src: str) -> dict[str, str]:
                         "livenessProbe": {"tcpSocket": {"port": "sql"}, "periodSeconds": 20,
                                           "initialDelaySeconds": 60},
                         "securityContext": {"allowPrivilegeEscalation": False},
-                        "resources": {"requests": {"cpu": "500m", "memory": "2Gi"},
-                                      "limits": {"cpu": "2", "memory": "4Gi"}},
+                        "resources": {"requests": dict(DATABASE_REQUESTS), "limits": dict(DATABASE_LIMITS)},
                         "volumeMounts": [{"name": "data", "mountPath": "/var/opt/mssql"},
                                          {"name": "secrets", "mountPath": DB_SECRETS_DIR, "readOnly": True}],
                     }],
-                    "volumes": [{"name": "secrets", "secret": {"secretName": DATABASE_SECRET}}],
+                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": DATABASE_PVC}},
+                                {"name": "secrets", "secret": {"secretName": DATABASE_SECRET}}],
                 },
             },
-            "volumeClaimTemplates": [{
-                "metadata": {"name": "data", "labels": labels, "annotations": dict(PROTECT_ANNOTATIONS)},
-                "spec": sts_spec,
-            }],
         },
     }
     svc = {
@@ -332,8 +404,12 @@ def _database_component(config: EstateConfig, src: str) -> dict[str, str]:
     return {
         f"{d}/kustomization.yaml": yamlio.dump(_component(resources=["database.yaml"]), src),
         f"{d}/database.yaml": yamlio.dump_docs(
-            [service_account(DATABASE, "database"), sts, svc, *policies], src),
+            [service_account(DATABASE, "database"), database_pvc(), sts, svc, *policies], src),
     }
+
+
+def _env_patch(env: list[dict[str, str]]) -> str:
+    return yamlio.dump([{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": e} for e in env])
 
 
 def _oidc_component(src: str) -> dict[str, str]:
@@ -348,10 +424,22 @@ def _oidc_component(src: str) -> dict[str, str]:
             "ports": [{"protocol": "TCP", "port": 443}],
         }],
     })
+    # The client secret, like every secret, from the tenant's Secret through the _FILE variant.
+    client_secret = _env_patch([secret_file_env(CLIENT_SECRET_KEY)])
+    patches = [{"target": {"kind": "Deployment", "name": WEB}, "patch": client_secret}]
     return {
-        f"{d}/kustomization.yaml": yamlio.dump(_component(resources=["network-policy.yaml"]), src),
+        f"{d}/kustomization.yaml": yamlio.dump(_component(resources=["network-policy.yaml"], patches=patches), src),
         f"{d}/network-policy.yaml": yamlio.dump(policy, src),
     }
+
+
+def _serial_component(src: str) -> dict[str, str]:
+    # A licence other than a trial one needs web.config's ApplicationSerialNumber (WorkflowGen for Docker,
+    # "File management"; the image sets any WFGEN_APP_SETTING_<key>, docker-entrypoint.ps1).
+    d = component_path(SERIAL_COMPONENT)
+    serial = _env_patch([secret_file_env(SERIAL_NUMBER_KEY)])
+    patches = [{"target": {"kind": "Deployment", "name": name}, "patch": serial} for name in (WEB, WIN_SERVICES)]
+    return {f"{d}/kustomization.yaml": yamlio.dump(_component(patches=patches), src)}
 
 
 def oidc_needed(auth: str) -> bool:
@@ -359,20 +447,16 @@ def oidc_needed(auth: str) -> bool:
 
 
 def _size_component(tier: SizeTier, src: str) -> dict[str, str]:
+    # The quota depends on the tenant's replicas, so each overlay writes its own (overlay.tenant_quota).
     d = component_path(size_component(tier.name))
-    quota = {
-        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("workflowgen", {LABEL_PART_OF: PART_OF}),
-        "spec": {"hard": {**tier.quota, "services": "5",
-                          # Public only through the Ingress: no LoadBalancer or NodePort Service.
-                          "services.loadbalancers": "0", "services.nodeports": "0"}},
-    }
     limit_range = {
         "apiVersion": "v1", "kind": "LimitRange", "metadata": meta("workflowgen", {LABEL_PART_OF: PART_OF}),
         "spec": {"limits": [{
             "type": "Container",
             "default": {"cpu": tier.web_cpu_limit, "memory": tier.web_memory_limit},
             "defaultRequest": {"cpu": tier.web_cpu, "memory": tier.web_memory},
-            "max": {"cpu": tier.quota["limits.cpu"], "memory": tier.quota["limits.memory"]},
+            "max": {"cpu": _max_quantity(tier.web_cpu_limit, DATABASE_LIMITS["cpu"]),
+                    "memory": _max_quantity(tier.web_memory_limit, DATABASE_LIMITS["memory"])},
         }]},
     }
     resources = {"requests": {"cpu": tier.web_cpu, "memory": tier.web_memory},
@@ -382,15 +466,11 @@ def _size_component(tier: SizeTier, src: str) -> dict[str, str]:
         {"target": {"kind": "Deployment", "name": name}, "patch": yamlio.dump(res_patch)}
         for name in (WEB, WIN_SERVICES)
     ]
-    patches.append({"target": {"kind": "PersistentVolumeClaim", "name": DATA_PVC},
-                    "patch": yamlio.dump([{"op": "replace", "path": "/spec/resources/requests/storage",
-                                           "value": tier.data_storage}])})
-    # Matches nothing when the tenant's database is external.
-    patches.append({"target": {"kind": "StatefulSet", "name": DATABASE},
-                    "patch": yamlio.dump([{"op": "replace",
-                                           "path": "/spec/volumeClaimTemplates/0/spec/resources/requests/storage",
-                                           "value": tier.database_storage}])})
     return {
-        f"{d}/kustomization.yaml": yamlio.dump(_component(resources=["quota.yaml"], patches=patches), src),
-        f"{d}/quota.yaml": yamlio.dump_docs([quota, limit_range], src),
+        f"{d}/kustomization.yaml": yamlio.dump(_component(resources=["limit-range.yaml"], patches=patches), src),
+        f"{d}/limit-range.yaml": yamlio.dump(limit_range, src),
     }
+
+
+def _max_quantity(a: str, b: str) -> str:
+    return a if parse_quantity(a) >= parse_quantity(b) else b

@@ -18,6 +18,8 @@ WIN_SERVICES = "workflowgen-win-services"
 DATABASE = "workflowgen-database"
 CONFIG_MAP = "workflowgen-config"
 DATA_PVC = "workflowgen-data"
+#: The database's volume: the name a volumeClaimTemplate 'data' of the StatefulSet would give its claim.
+DATABASE_PVC = "data-workflowgen-database-0"
 INGRESS = "workflowgen"
 TLS_SECRET = "workflowgen-tls"
 #: Secrets the pods mount; supplied by External Secrets or pre-provisioned, never written to git.
@@ -32,6 +34,9 @@ APP_SECRET_KEYS = (
     "WFGEN_MACHINE_KEY_VALIDATION_KEY",
     "WFGEN_MACHINE_KEY_DECRYPTION_KEY",
 )
+#: Keys of the app Secret read only by some tenants: an OpenID Connect client secret, a licence serial number.
+CLIENT_SECRET_KEY = "WFGEN_APP_SETTING_ApplicationSecurityAuthClientSecret"
+SERIAL_NUMBER_KEY = "WFGEN_APP_SETTING_ApplicationSerialNumber"
 DATABASE_SECRET_KEYS = (
     "SA_PASSWORD",
     "WFGEN_DATABASE_USER_USERNAME",
@@ -51,6 +56,10 @@ OVERLAY_NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
     ("", "Service"), ("", "ServiceAccount"), ("apps", "Deployment"),
     ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
 )
+#: Only for tenants with several web replicas.
+PDB_KINDS: tuple[tuple[str, str], ...] = (("policy", "PodDisruptionBudget"),)
+#: Only with a per-tenant SecretStore (secrets.store.kind: SecretStore with a spec).
+SECRET_STORE_KINDS: tuple[tuple[str, str], ...] = (("external-secrets.io", "SecretStore"),)
 OVERLAY_CLUSTER_KINDS: tuple[tuple[str, str], ...] = (("", "Namespace"),)
 IN_CLUSTER_DATABASE_KINDS: tuple[tuple[str, str], ...] = (("apps", "StatefulSet"),)
 EXTERNAL_SECRETS_KINDS: tuple[tuple[str, str], ...] = (("external-secrets.io", "ExternalSecret"),)

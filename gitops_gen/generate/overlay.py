@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from gitops_gen import yamlio
 from gitops_gen.estate import layout
-from gitops_gen.estate.model import Cluster, EstateConfig, Tenant
+from gitops_gen.estate.model import SIZE_TIERS, Cluster, EgressRule, EstateConfig, Tenant
 from gitops_gen.generate import header
 from gitops_gen.generate.base import (
     DATABASE_COMPONENT,
+    DATABASE_LIMITS,
+    DATABASE_REQUESTS,
+    NAMESPACE_COMPONENT,
     OIDC_COMPONENT,
+    SERIAL_COMPONENT,
+    WEB_SURGE,
+    WORKFLOWGEN_PODS,
     network_policy,
     oidc_needed,
     size_component,
@@ -19,7 +26,10 @@ from gitops_gen.generate.base import (
 from gitops_gen.generate.common import (
     APP_SECRET,
     APP_SECRET_KEYS,
+    CLIENT_SECRET_KEY,
     CONFIG_MAP,
+    DATA_PVC,
+    DATABASE_PVC,
     DATABASE_SECRET,
     DATABASE_SECRET_KEYS,
     INGRESS,
@@ -32,12 +42,17 @@ from gitops_gen.generate.common import (
     LICENSE_FILE,
     LICENSE_SECRET,
     PART_OF,
+    SERIAL_NUMBER_KEY,
     TLS_SECRET,
     WEB,
     meta,
 )
+from gitops_gen.generate.quantity import cpu, memory, parse_quantity
 
 UP = "../../.."
+#: Resources cert-manager gives its HTTP-01 solver pod (internal/apis/config/controller/v1alpha1/defaults.go).
+SOLVER_REQUESTS = {"cpu": "10m", "memory": "64Mi"}
+SOLVER_LIMITS = {"cpu": "100m", "memory": "64Mi"}
 
 
 def placement_hosts(tenant: Tenant, cluster: Cluster) -> list[str]:
@@ -58,6 +73,10 @@ def ingress(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dict[str,
         # ExternalDNS publishes exactly the hosts this placement serves.
         "external-dns.alpha.kubernetes.io/hostname": ",".join(hosts),
     }
+    body_size = tenant.body_size or config.body_size
+    if body_size:
+        # Attachments: ingress-nginx answers 413 above its default of 1m (its config.go bodySize).
+        annotations[config.body_size_annotation] = body_size
     backend = {"service": {"name": WEB, "port": {"name": "http"}}}
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
@@ -71,72 +90,281 @@ def ingress(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dict[str,
     }
 
 
-def remote_key(config: EstateConfig, tenant: Tenant) -> str:
-    return tenant.secret_key or f"{config.secret_key_prefix}/{tenant.name}"
+def remote_key(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> str:
+    """Each placement is its own instance, with its own secrets: '<keyPrefix>/<tenant>/<cluster>'."""
+    base = tenant.secret_key or f"{config.secret_key_prefix}/{tenant.name}"
+    return f"{base}/{cluster.name}"
 
 
-def _external_secret(config: EstateConfig, name: str, key: str, data: list[dict[str, Any]],
-                     template: dict[str, Any] | None = None) -> dict[str, Any]:
+def app_secret_keys(tenant: Tenant) -> tuple[str, ...]:
+    keys: tuple[str, ...] = APP_SECRET_KEYS
+    if oidc_needed(tenant.auth):
+        keys += (CLIENT_SECRET_KEY,)
+    if not tenant.trial_license:
+        keys += (SERIAL_NUMBER_KEY,)
+    return keys
+
+
+def _store_ref(config: EstateConfig) -> dict[str, str]:
+    return {"kind": config.secret_store_kind, "name": config.secret_store_name}
+
+
+def _external_secret(config: EstateConfig, name: str, data: list[dict[str, Any]]) -> dict[str, Any]:
     target: dict[str, Any] = {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
-    if template:
-        target["template"] = template
     return {
         "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
         "metadata": meta(name, {LABEL_PART_OF: PART_OF}),
-        "spec": {
-            "refreshInterval": "1h",
-            "secretStoreRef": {"kind": config.secret_store_kind, "name": config.secret_store_name},
-            "target": target,
-            "data": data,
-        },
+        "spec": {"refreshInterval": "1h", "secretStoreRef": _store_ref(config), "target": target, "data": data},
     }
 
 
-def external_secrets(config: EstateConfig, tenant: Tenant) -> list[dict[str, Any]]:
-    """References to the tenant's secrets in the external store; the values never touch git."""
-    key = remote_key(config, tenant)
+def _filled(value: Any, names: dict[str, str]) -> Any:
+    """The store spec with '{tenant}', '{cluster}' and '{namespace}' filled in, in every string."""
+    if isinstance(value, str):
+        for key, text in names.items():
+            value = value.replace("{" + key + "}", text)
+        return value
+    if isinstance(value, dict):
+        return {k: _filled(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, names) for v in value]
+    return value
+
+
+def secret_store(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dict[str, Any] | None:
+    """A SecretStore of the tenant's own (its credentials reach only its keys), when the estate gives a spec;
+    a ClusterSecretStore could be referenced from every namespace (External Secrets docs, ClusterSecretStore)."""
+    if config.secret_store_kind != "SecretStore" or config.secret_store_spec is None:
+        return None
+    names = {"tenant": tenant.name, "cluster": cluster.name, "namespace": tenant.namespace}
+    return {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+            "metadata": meta(config.secret_store_name, {LABEL_PART_OF: PART_OF}),
+            "spec": _filled(dict(config.secret_store_spec), names)}
+
+
+def external_secrets(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> list[dict[str, Any]]:
+    """References to the placement's secrets in the external store; the values never touch git."""
+    key = remote_key(config, tenant, cluster)
 
     def ref(secret_key: str, prop: str) -> dict[str, Any]:
         return {"secretKey": secret_key, "remoteRef": {"key": key, "property": prop}}
 
-    docs = [
-        _external_secret(config, APP_SECRET, key, [ref(k, k) for k in APP_SECRET_KEYS]),
-        _external_secret(config, LICENSE_SECRET, key, [ref(LICENSE_FILE, "license")]),
+    docs: list[dict[str, Any]] = []
+    store = secret_store(config, tenant, cluster)
+    if store is not None:
+        docs.append(store)
+    docs += [
+        _external_secret(config, APP_SECRET, [ref(k, k) for k in app_secret_keys(tenant)]),
+        _external_secret(config, LICENSE_SECRET, [ref(LICENSE_FILE, "license")]),
     ]
     if tenant.database.mode == "in-cluster":
-        docs.append(_external_secret(config, DATABASE_SECRET, key, [ref(k, k) for k in DATABASE_SECRET_KEYS]))
+        docs.append(_external_secret(config, DATABASE_SECRET, [ref(k, k) for k in DATABASE_SECRET_KEYS]))
     return docs
 
 
 def external_database_egress(tenant: Tenant) -> dict[str, Any]:
     return network_policy("workflowgen-to-external-database", {
-        "podSelector": {"matchLabels": {LABEL_PART_OF: PART_OF},
-                        "matchExpressions": [{"key": LABEL_COMPONENT, "operator": "In",
-                                              "values": ["web", "win-services"]}]},
+        "podSelector": {"matchLabels": {LABEL_PART_OF: PART_OF}, "matchExpressions": [WORKFLOWGEN_PODS]},
         "policyTypes": ["Egress"],
         "egress": [{"to": [{"ipBlock": {"cidr": c}} for c in tenant.database.cidrs],
                     "ports": [{"protocol": "TCP", "port": tenant.database.port}]}],
     })
 
 
+def egress_rules(config: EstateConfig, tenant: Tenant) -> list[EgressRule]:
+    """The estate's allow list (e.g. the mail relay) and the tenant's own, each destination once."""
+    return list(dict.fromkeys([*config.egress, *tenant.egress]))
+
+
+def egress_allow(rules: list[EgressRule]) -> dict[str, Any]:
+    """Mail and webhooks: default-deny blocks every destination but DNS and the database."""
+    return network_policy("workflowgen-egress-allow", {
+        "podSelector": {"matchLabels": {LABEL_PART_OF: PART_OF}, "matchExpressions": [WORKFLOWGEN_PODS]},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": [{"ipBlock": {"cidr": r.cidr}}], "ports": [{"protocol": r.protocol, "port": r.port}]}
+                   for r in rules],
+    })
+
+
+def web_disruption_budget() -> dict[str, Any]:
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": meta(WEB, {LABEL_PART_OF: PART_OF, LABEL_COMPONENT: "web"}),
+            "spec": {"maxUnavailable": 1,
+                     "selector": {"matchLabels": {LABEL_PART_OF: PART_OF, LABEL_COMPONENT: "web"}}}}
+
+
+Pod = tuple[str, dict[str, str], dict[str, str]]
+
+
+def peak_pods(config: EstateConfig, tenant: Tenant) -> list[Pod]:
+    """(what, requests, limits) of every pod the namespace holds at its peak: a web rollout's surge, the
+    Windows Services (Recreate: never two), the database, cert-manager's HTTP-01 solver, and one spare
+    web-sized pod (an upgrade Job, a debug pod)."""
+    tier = SIZE_TIERS[tenant.size]
+    web = ({"cpu": tier.web_cpu, "memory": tier.web_memory},
+           {"cpu": tier.web_cpu_limit, "memory": tier.web_memory_limit})
+    pods: list[Pod] = [("web", *web)] * (tenant.web_replicas + WEB_SURGE)
+    pods += [("win-services", *web), ("spare", *web)]
+    if tenant.database.mode == "in-cluster":
+        pods.append(("database", DATABASE_REQUESTS, DATABASE_LIMITS))
+    if config.challenge == "http01":
+        pods.append(("acme-solver", SOLVER_REQUESTS, SOLVER_LIMITS))
+    return pods
+
+
+def volume_sizes(tenant: Tenant) -> dict[str, str]:
+    """The PersistentVolumeClaims' requested sizes: the tenant's, else its size tier's."""
+    tier = SIZE_TIERS[tenant.size]
+    sizes = {DATA_PVC: tenant.data_storage or tier.data_storage}
+    if tenant.database.mode == "in-cluster":
+        sizes[DATABASE_PVC] = tenant.database_storage or tier.database_storage
+    return sizes
+
+
+def tenant_quota(config: EstateConfig, tenant: Tenant) -> dict[str, Any]:
+    pods = peak_pods(config, tenant)
+
+    def total(limits: bool, resource: str) -> Decimal:
+        return sum((parse_quantity((p[2] if limits else p[1])[resource]) for p in pods), Decimal(0))
+
+    storage = sum((parse_quantity(s) for s in volume_sizes(tenant).values()), Decimal(0))
+    gi = Decimal(2) ** 30
+    headroom = max(storage * Decimal("0.2"), 10 * gi)  # room to grow a volume before the quota follows
+    hard = {
+        "requests.cpu": cpu(total(False, "cpu")), "requests.memory": memory(total(False, "memory")),
+        "limits.cpu": cpu(total(True, "cpu")), "limits.memory": memory(total(True, "memory")),
+        "pods": str(len(pods)), "persistentvolumeclaims": "4",
+        "requests.storage": memory(storage + headroom), "services": "5",
+        # Public only through the Ingress: no LoadBalancer or NodePort Service.
+        "services.loadbalancers": "0", "services.nodeports": "0",
+    }
+    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("workflowgen", {LABEL_PART_OF: PART_OF}),
+            "spec": {"hard": hard}}
+
+
+def data_class(config: EstateConfig, cluster: Cluster) -> str | None:
+    """The cluster's ReadWriteMany class for C:\\wfgen\\data, else the estate's; None: the cluster's default."""
+    return cluster.data_storage_class or config.data_storage_class
+
+
+def database_class(config: EstateConfig, cluster: Cluster) -> str | None:
+    return cluster.database_storage_class or config.database_storage_class
+
+
+def _pvc_patch(name: str, size: str, storage_class: str | None) -> dict[str, Any]:
+    ops: list[dict[str, Any]] = [{"op": "replace", "path": "/spec/resources/requests/storage", "value": size}]
+    if storage_class:
+        ops.append({"op": "add", "path": "/spec/storageClassName", "value": storage_class})
+    return {"target": {"kind": "PersistentVolumeClaim", "name": name}, "patch": yamlio.dump(ops)}
+
+
+def pvc_settings(kustomization: str) -> dict[str, dict[str, str]]:
+    """The requested size ('storage') and class ('storageClassName') that an overlay kustomization gitops-gen
+    wrote gives each PersistentVolumeClaim (by name), read back from its patches."""
+    try:
+        doc = next(yamlio.load_all(kustomization), None)
+    except Exception:  # a hand-broken file: nothing to compare against
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    patches = doc.get("patches") if isinstance(doc, dict) else None
+    for p in patches if isinstance(patches, list) else []:
+        target = p.get("target") if isinstance(p, dict) else None
+        if not isinstance(target, dict) or target.get("kind") != "PersistentVolumeClaim":
+            continue
+        try:
+            ops = yamlio.load(str(p.get("patch") or ""))
+        except Exception:
+            continue
+        settings = out.setdefault(str(target.get("name")), {})
+        for op in ops if isinstance(ops, list) else []:
+            if isinstance(op, dict) and op.get("path") == "/spec/resources/requests/storage":
+                settings["storage"] = str(op.get("value"))
+            elif isinstance(op, dict) and op.get("path") == "/spec/storageClassName":
+                settings["storageClassName"] = str(op.get("value"))
+    return out
+
+
+def volume_change_problems(overlay: str, before: str, after: str) -> list[str]:
+    """Why replacing an overlay's kustomization ``before`` by ``after`` changes a PersistentVolumeClaim in a
+    way the API server refuses on a claim already applied: a smaller request (a volume never shrinks), or
+    another storage class (storageClassName is immutable). Kubernetes ValidatePersistentVolumeClaimUpdate."""
+    problems = []
+    old, new = pvc_settings(before), pvc_settings(after)
+    tenant = overlay.split("/")[1] if overlay.count("/") >= 2 else overlay
+    for name, was in old.items():
+        now = new.get(name)
+        if now is None:
+            continue
+        if "storage" in was and "storage" in now:
+            try:
+                shrinks = parse_quantity(now["storage"]) < parse_quantity(was["storage"])
+            except ValueError:
+                shrinks = False
+            if shrinks:
+                field = "storage.database" if name == DATABASE_PVC else "storage.data"
+                problems.append(f"{overlay}: PersistentVolumeClaim {name} would shrink from {was['storage']} to "
+                                f"{now['storage']}; a volume never shrinks (set {field}: {was['storage']} or more in "
+                                f"{layout.tenant_file(tenant)} to keep it)")
+        if "storageClassName" in was and was.get("storageClassName") != now.get("storageClassName"):
+            problems.append(f"{overlay}: PersistentVolumeClaim {name} would move from storage class "
+                            f"{was['storageClassName']!r} to {now.get('storageClassName', 'the default')!r}; a claim's "
+                            "class is immutable (keep the class in the cluster's cluster.yaml storage settings; "
+                            "moving data to another class is a migration, not an edit)")
+    return problems
+
+
+def oidc_literals(tenant: Tenant) -> list[str]:
+    """The web.config settings of an OpenID Connect auth mode (WFGEN_APP_SETTING_<key>, which the image writes
+    into web.config: docker-entrypoint.ps1); the client secret comes from the Secret, through its _FILE."""
+    o = tenant.oidc
+    if o is None:
+        return []
+    pairs = [("ApplicationSecurityAuthProvider", tenant.auth), ("ApplicationSecurityAuthClientId", o.client_id),
+             ("ApplicationSecurityAuthMetadataUrl", o.metadata_url), ("ApplicationSecurityAuthAudience", o.audience),
+             ("ApplicationSecurityAuthUsernameClaim", o.username_claim),
+             ("ApplicationSecurityAuthAppIdClaim", o.app_id_claim),
+             ("ApplicationSecurityAuthCheckSessionUrl", o.check_session_url)]
+    return [f"WFGEN_APP_SETTING_{k}={v}" for k, v in pairs if v is not None]
+
+
 def overlay_files(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dict[str, str]:
     d = layout.overlay_dir(tenant.name, cluster.name)
     src = header(layout.tenant_file(tenant.name))
-    resources = [f"{UP}/base", "ingress.yaml"]
-    files = {f"{d}/ingress.yaml": yamlio.dump(ingress(config, tenant, cluster), src)}
+    resources = [f"{UP}/base", "ingress.yaml", "quota.yaml"]
+    files = {f"{d}/ingress.yaml": yamlio.dump(ingress(config, tenant, cluster), src),
+             f"{d}/quota.yaml": yamlio.dump(tenant_quota(config, tenant), src)}
+    if tenant.web_replicas > 1:
+        resources.append("disruption-budget.yaml")
+        files[f"{d}/disruption-budget.yaml"] = yamlio.dump(web_disruption_budget(), src)
+    rules = egress_rules(config, tenant)
+    if rules:
+        resources.append("egress.yaml")
+        files[f"{d}/egress.yaml"] = yamlio.dump(egress_allow(rules), src)
     if config.secrets_mode == "external-secrets":
         resources.append("external-secrets.yaml")
-        files[f"{d}/external-secrets.yaml"] = yamlio.dump_docs(external_secrets(config, tenant), src)
+        files[f"{d}/external-secrets.yaml"] = yamlio.dump_docs(external_secrets(config, tenant, cluster), src)
     if tenant.database.mode == "external":
         resources.append("database-egress.yaml")
         files[f"{d}/database-egress.yaml"] = yamlio.dump(external_database_egress(tenant), src)
-    components = [f"{UP}/base/components/{windows_component(cluster.windows_build)}"]
+    components = []
+    if cluster.controller == "argocd":
+        components.append(f"{UP}/base/components/{NAMESPACE_COMPONENT}")
+    components.append(f"{UP}/base/components/{windows_component(cluster.windows_build)}")
     if tenant.database.mode == "in-cluster":
         components.append(f"{UP}/base/components/{DATABASE_COMPONENT}")
     if oidc_needed(tenant.auth):
         components.append(f"{UP}/base/components/{OIDC_COMPONENT}")
+    if not tenant.trial_license:
+        components.append(f"{UP}/base/components/{SERIAL_COMPONENT}")
     components.append(f"{UP}/base/components/{size_component(tenant.size)}")
     replicas = [{"op": "replace", "path": "/spec/replicas", "value": tenant.web_replicas}]
+    sizes = volume_sizes(tenant)
+    patches: list[dict[str, Any]] = [
+        {"target": {"kind": "Deployment", "name": WEB}, "patch": yamlio.dump(replicas)},
+        _pvc_patch(DATA_PVC, sizes[DATA_PVC], data_class(config, cluster)),
+    ]
+    if DATABASE_PVC in sizes:
+        patches.append(_pvc_patch(DATABASE_PVC, sizes[DATABASE_PVC], database_class(config, cluster)))
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "namespace": tenant.namespace,
@@ -150,9 +378,10 @@ def overlay_files(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dic
         "configMapGenerator": [{
             "name": CONFIG_MAP, "behavior": "merge",
             "literals": [f"WFGEN_APP_SETTING_ApplicationUrl={application_url(tenant, cluster)}",
-                         f"WFGEN_AUTH_MODE={tenant.auth}"],
+                         f"WFGEN_AUTH_MODE={tenant.auth}", *oidc_literals(tenant)],
         }],
-        "patches": [{"target": {"kind": "Deployment", "name": WEB}, "patch": yamlio.dump(replicas)}],
+        "patches": patches,
     }
     files[f"{d}/kustomization.yaml"] = yamlio.dump(kustomization, src)
     return files
+

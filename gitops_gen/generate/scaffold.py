@@ -29,20 +29,50 @@ ingress:
   controllerNamespace: {config.ingress_namespace}
   # Must redirect HTTP to HTTPS for the ingress controller in use.
   annotations:
-{annotations}certManager:
+{annotations}  # Largest request body (file attachments); ingress-nginx's own default, 1m, answers 413 to most
+  # uploads. Written into the annotation below on every Ingress; a tenant.yaml may set its own bodySize.
+  bodySize: {config.body_size or '""'}
+  bodySizeAnnotation: {config.body_size_annotation}
+certManager:
   issuer: {config.issuer}
   issuerKind: {config.issuer_kind}
+  # How the issuer proves the hosts: http01 or dns01. With http01, cert-manager runs its solver pod,
+  # Service and Ingress in the tenant's namespace: gitops-gen admits the ingress controller to the solver
+  # (TCP 8089) and leaves room for it in the quota, and the issuer must set
+  #   solvers: [{{http01: {{ingress: {{ingressClassName: {config.ingress_class}, serviceType: ClusterIP}}}}}}]
+  # because the default serviceType, NodePort, is forbidden by every tenant's quota (services.nodeports: 0).
+  challenge: {config.challenge}
 secrets:
-  # external-secrets: one ExternalSecret per secret and tenant, read from the store below under
-  #   <keyPrefix>/<tenant>; pre-provisioned: the Secrets workflowgen-app, workflowgen-license and
-  #   workflowgen-database exist in each tenant namespace already. Never put a secret value in git.
+  # external-secrets: ExternalSecrets read each placement's own key, <keyPrefix>/<tenant>/<cluster>, from the
+  #   store below; pre-provisioned: the Secrets workflowgen-app, workflowgen-license and workflowgen-database
+  #   exist in each tenant namespace already. Never put a secret value in git.
   mode: {config.secrets_mode}
   store:
-{secrets_store}  keyPrefix: {config.secret_key_prefix}
+{secrets_store}    # A ClusterSecretStore answers ExternalSecrets of every namespace. Recommended instead: one
+    # SecretStore per tenant namespace, whose credentials reach only that tenant's keys. Set kind:
+    # SecretStore and its spec here; '{{tenant}}', '{{cluster}}' and '{{namespace}}' are filled in, e.g.
+    #   spec:
+    #     provider:
+    #       vault:
+    #         server: https://vault.example.com
+    #         path: workflowgen
+    #         auth: {{kubernetes: {{mountPath: kubernetes-{{cluster}}, role: wfg-{{tenant}}}}}}
+  keyPrefix: {config.secret_key_prefix}
 storage:
-  # ReadWriteMany class for the shared C:\\wfgen\\data volume (e.g. azurefile-csi); empty: the default class.
+  # ReadWriteMany class of the shared C:\\wfgen\\data volume, for clusters whose cluster.yaml sets none:
+  # azurefile-csi (AKS), efs-sc (EKS, EFS CSI driver), filestore (GKE Filestore CSI), nfs-csi, cephfs.
+  # Empty means the cluster's default class, usually a ReadWriteOnce disk on which WorkflowGen's pods stay
+  # Pending: 'gitops-gen validate' reports that (DATA008). Volumes grow (a class with allowVolumeExpansion);
+  # they never shrink, and a claim's class never changes once applied.
   dataClass: "{config.data_storage_class or ""}"
+  # Class of the in-cluster database's volume (ReadWriteOnce), e.g. managed-csi, gp3, premium-rwo.
   databaseClass: "{config.database_storage_class or ""}"
+# Destinations every tenant's WorkflowGen pods may reach besides DNS and its database, on top of each
+# tenant.yaml's own egress list: mail relays, webhook receivers. Default-deny blocks everything else.
+#   - cidr: 10.50.0.25/32
+#     port: 587
+#     description: SMTP relay
+egress: []
 argocd:
   namespace: {config.argocd_namespace}
 flux:

@@ -96,7 +96,8 @@ def test_add_tenant_refuses_bad_name(estate: Path, name: str, expected: list[str
     assert_refused(estate, ["add-tenant", "--cluster", "eu-west-1", "--", name], expected, hint)
 
 
-CLUSTER_OPTS = ["--region", "ap-south", "--controller", "flux", "--windows-build", "ltsc2019",
+CLUSTER_OPTS = ["--data-storage-class", "nfs-csi",
+                "--region", "ap-south", "--controller", "flux", "--windows-build", "ltsc2019",
                 "--domain", "ap.wfg.example.com"]
 
 
@@ -229,7 +230,7 @@ MALFORMED = [
      ["field 'workflowgen.version' is 'latest', not a version X.Y.Z"], "no 'latest'"),
     # Unknown fields.
     (TENANT, "size: small", "sise: small", ["generate"],
-     ["field 'sise' is not a known field"], "known fields here: apiVersion, auth, database"),
+     ["field 'sise' is not a known field"], "known fields here: apiVersion, auth, bodySize, database, egress, hosts"),
     (CLUSTER, "controller: flux", "controller: flux\nzone: a", ["list"],
      ["field 'zone' is not a known field"], "known fields here: apiVersion, argocd, controller"),
     (CONFIG, "  version: 10.3.1", "  version: 10.3.1\n  replicas: 3", NEW_TENANT,
@@ -265,7 +266,8 @@ def test_malformed_tenant_name_field_is_reported(estate: Path) -> None:
 
 # --------------------------------------------------------------------------- uncommitted work, unmanaged files
 
-AP_1 = ["add-cluster", "ap-1", "--region", "ap-south", "--controller", "argocd", "--windows-build", "ltsc2022",
+AP_1 = ["add-cluster", "ap-1", "--data-storage-class", "nfs-csi",
+        "--region", "ap-south", "--controller", "argocd", "--windows-build", "ltsc2022",
         "--domain", "ap.wfg.example.com", "--server", "https://10.0.0.3:6443"]
 
 
@@ -322,11 +324,12 @@ def test_ltsc2022_cluster_refused_when_the_version_has_no_ltsc2022_image(tmp_pat
     init = runner.invoke(app, ["init", str(root), "--repo-url", REPO_URL, "--workflowgen-version", "10.2.0"])
     assert init.exit_code == 0, init.output
     opts = ["--region", "eu-west", "--controller", "flux", "--domain", "eu.wfg.example.com"]
-    assert_refused(root, ["add-cluster", "eu-west-1", "--windows-build", "ltsc2022", *opts],
+    assert_refused(root, ["add-cluster", "eu-west-1", "--data-storage-class", "nfs-csi",
+                          "--windows-build", "ltsc2022", *opts],
                    ["clusters/eu-west-1/cluster.yaml", "field 'windowsBuild' is ltsc2022",
                     "WorkflowGen 10.2.0 has no ltsc2022 image (only 10.3.1, 9.6.1)"],
                    "use ltsc2019 nodes for this cluster")
     # The same cluster on ltsc2019 nodes is fine: the refusal is about the image, nothing else.
-    ok = cli(root, "add-cluster", "eu-west-1", "--windows-build", "ltsc2019", *opts)
+    ok = cli(root, "add-cluster", "eu-west-1", "--data-storage-class", "nfs-csi", "--windows-build", "ltsc2019", *opts)
     assert ok.exit_code == 0, ok.output
     assert branches(root) == ["gitops-gen/add-cluster-eu-west-1", "main"]

@@ -60,7 +60,8 @@ def tree_paths(tree: pygit2.Tree, prefix: str = "") -> set[str]:
 
 #: Everything add-tenant may ever touch for tenant NAME.
 def tenant_path_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(rf"^(overlays/{name}/.+|clusters/[a-z0-9-]+/tenants/{name}\.yaml|argocd/projects/{name}\.yaml)$")
+    return re.compile(rf"^(overlays/{name}/.+|clusters/[a-z0-9-]+/tenants/{name}\.yaml|"
+                      rf"clusters/[a-z0-9-]+/platform/{name}/.+|argocd/projects/{name}\.yaml)$")
 
 
 NEWCO = ["add-tenant", "newco", "--cluster", "eu-west-1", "--cluster", "us-east-1",
@@ -70,11 +71,16 @@ NEWCO_FILES = {
     "overlays/newco/eu-west-1/kustomization.yaml",
     "overlays/newco/eu-west-1/ingress.yaml",
     "overlays/newco/eu-west-1/external-secrets.yaml",
+    "overlays/newco/eu-west-1/quota.yaml",
+    "overlays/newco/eu-west-1/disruption-budget.yaml",
     "overlays/newco/us-east-1/kustomization.yaml",
     "overlays/newco/us-east-1/ingress.yaml",
     "overlays/newco/us-east-1/external-secrets.yaml",
+    "overlays/newco/us-east-1/quota.yaml",
+    "overlays/newco/us-east-1/disruption-budget.yaml",
     "clusters/eu-west-1/tenants/newco.yaml",   # Argo CD placement record
-    "clusters/us-east-1/tenants/newco.yaml",   # Flux Kustomization
+    "clusters/us-east-1/tenants/newco.yaml",   # Flux Kustomizations: the platform's and the tenant's
+    "clusters/us-east-1/platform/newco/platform.yaml",  # Namespace, reconciler account and its RoleBinding
     "argocd/projects/newco.yaml",              # AppProject: newco has an Argo CD placement
 }
 
@@ -150,7 +156,7 @@ def test_add_tenant_table_output_names_files_commit_and_branch(estate: Path) -> 
     commit = str(repo_of(estate).branches.local["gitops-gen/add-tenant-newco"].target)
     lines = result.stdout.splitlines()
     assert sorted(line.split()[1] for line in lines if line.startswith("  create ")) == sorted(NEWCO_FILES)
-    assert "Created 10 files." in lines
+    assert "Created 15 files." in lines
     assert (f"Tenant newco added: committed {commit[:12]} on branch gitops-gen/add-tenant-newco, based on main "
             f"({base[:12]}).") in lines
     assert ("Your checkout is unchanged. To look at the change: git log -p main..gitops-gen/add-tenant-newco; "
@@ -166,7 +172,10 @@ def test_add_tenant_on_a_single_flux_cluster_writes_no_appproject(estate: Path) 
     assert set(changed) == {"overlays/fluxy/tenant.yaml", "overlays/fluxy/us-east-1/kustomization.yaml",
                             "overlays/fluxy/us-east-1/ingress.yaml",
                             "overlays/fluxy/us-east-1/external-secrets.yaml",
-                            "clusters/us-east-1/tenants/fluxy.yaml"}
+                            "overlays/fluxy/us-east-1/quota.yaml",
+                            "overlays/fluxy/us-east-1/disruption-budget.yaml",
+                            "clusters/us-east-1/tenants/fluxy.yaml",
+                            "clusters/us-east-1/platform/fluxy/platform.yaml"}
     assert tip.message == "Add tenant fluxy on us-east-1"
 
 
@@ -222,7 +231,7 @@ def test_add_tenant_dry_run_writes_nothing_and_prints_the_plan(estate: Path) -> 
     lines = result.stdout.splitlines()
     assert sorted(line.split()[1] for line in lines if line.startswith("  create ")) == sorted(NEWCO_FILES)
     base = str(repo_of(estate).head.target)
-    assert lines[-2:] == ["Would create 10 files.",
+    assert lines[-2:] == ["Would create 15 files.",
                           f"Dry run: nothing was written; the branch would be based on main ({base[:12]})."]
     assert snapshot(estate) == before
     assert branches(estate) == branches_before
@@ -355,25 +364,32 @@ def test_check_reports_overlay_stale_after_a_declaration_edit(estate: Path) -> N
     decl = estate / "overlays/acme/tenant.yaml"
     decl.write_text(decl.read_text().replace("webReplicas: 2", "webReplicas: 1"))
     kustomization = "overlays/acme/eu-west-1/kustomization.yaml"
+    quota = "overlays/acme/eu-west-1/quota.yaml"  # derived from the pods at their peak: one web pod less
+    budget = "overlays/acme/eu-west-1/disruption-budget.yaml"  # only for more than one web pod
 
     result = cli(estate, "generate", "--check")
     assert result.exit_code == 1
     assert re.search(rf"^  stale +{re.escape(kustomization)}$", result.stderr, re.M), result.stderr
-    assert check_json(estate) == (1, [{"path": kustomization, "action": "update", "reason": "stale"}])
+    assert check_json(estate) == (1, [{"path": kustomization, "action": "update", "reason": "stale"},
+                                      {"path": quota, "action": "update", "reason": "stale"},
+                                      {"path": budget, "action": "delete", "reason": "orphaned"}])
 
     gen = cli(estate, "generate")
     assert gen.exit_code == 0, gen.output
-    assert gen.stdout.splitlines()[0] == f"  update {kustomization} (stale)"
+    assert gen.stdout.splitlines()[:2] == [f"  update {kustomization} (stale)", f"  update {quota} (stale)"]
     assert repo_of(estate).status() == {"overlays/acme/tenant.yaml": pygit2.GIT_STATUS_WT_MODIFIED,
-                                        kustomization: pygit2.GIT_STATUS_WT_MODIFIED}
+                                        kustomization: pygit2.GIT_STATUS_WT_MODIFIED,
+                                        quota: pygit2.GIT_STATUS_WT_MODIFIED, budget: pygit2.GIT_STATUS_WT_DELETED}
     patches = {pt["target"]["name"]: yaml.safe_load(pt["patch"])
                for pt in yaml.safe_load((estate / kustomization).read_text())["patches"]}
     assert patches["workflowgen-web"] == [{"op": "replace", "path": "/spec/replicas", "value": 1}]
+    assert yaml.safe_load((estate / quota).read_text())["spec"]["hard"]["pods"] == "6"
     assert check_json(estate) == (0, [])
 
 
 ACME_OVERLAY = {"overlays/acme/eu-west-1/external-secrets.yaml", "overlays/acme/eu-west-1/ingress.yaml",
-                "overlays/acme/eu-west-1/kustomization.yaml"}
+                "overlays/acme/eu-west-1/kustomization.yaml", "overlays/acme/eu-west-1/quota.yaml",
+                "overlays/acme/eu-west-1/disruption-budget.yaml"}
 ACME_ELSEWHERE = {"clusters/eu-west-1/tenants/acme.yaml", "argocd/projects/acme.yaml"}
 
 

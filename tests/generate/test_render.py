@@ -55,10 +55,22 @@ def test_example_estate_has_the_promised_shape() -> None:
     assert any(len(t.placements) == 2 for t in estate.tenants.values())
 
 
+def _namespace_of(root: Path, overlay: str, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tenant's Namespace: in an Argo CD placement's overlay; for a Flux placement in the platform files
+    under clusters/<cluster>/platform/<tenant>/ (a Flux tenant overlay renders nothing cluster-scoped)."""
+    _, tenant, cluster = overlay.split("/")
+    if load_estate(root).clusters[cluster].controller == "flux":
+        assert not _by_kind(docs, "Namespace"), f"{overlay}: a Flux tenant overlay renders no Namespace"
+        platform = list(yamlio.load_all((root / layout.tenant_platform_dir(cluster, tenant) / "platform.yaml")
+                                        .read_text()))
+        return _one(platform, "Namespace", tenant)
+    return _one(docs, "Namespace", tenant)
+
+
 def test_every_example_overlay_builds(example_rendered: dict[str, list[dict[str, Any]]]) -> None:
     assert len(example_rendered) == 4
     for overlay, docs in example_rendered.items():
-        assert _by_kind(docs, "Namespace"), overlay
+        assert _namespace_of(PROJECT_ROOT, overlay, docs), overlay
 
 
 def _check_core_schemas(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -86,7 +98,7 @@ def test_fresh_estate_builds_and_validates(fresh_rendered: tuple[Path, dict[str,
 def _controller_objects(root: Path) -> list[tuple[str, dict[str, Any]]]:
     objs = []
     for pattern in ("argocd/**/*.yaml", "clusters/*/argocd/*.yaml", "clusters/*/flux-system/*.yaml",
-                    "clusters/*/tenants/*.yaml"):
+                    "clusters/*/tenants/*.yaml", "clusters/*/platform/*/*.yaml"):
         for f in sorted(root.glob(pattern)):
             for doc in yamlio.load_all(f.read_bytes()):
                 if "kind" in doc:
@@ -100,8 +112,12 @@ def test_controller_objects_validate_against_crds(which: str, estate: Path) -> N
     schemas = load_crd_schemas([crd_dir()])
     objs = _controller_objects(root)
     kinds = {o["kind"] for _, o in objs}
-    assert kinds == {"AppProject", "Application", "ApplicationSet", "GitRepository", "Kustomization"}
+    assert kinds == {"AppProject", "Application", "ApplicationSet", "GitRepository", "Kustomization",
+                     "Namespace", "ServiceAccount", "RoleBinding"}
     for path, obj in objs:
+        if "." not in obj["apiVersion"].split("/")[0] or obj["apiVersion"].startswith("rbac.authorization.k8s.io/"):
+            assert not core_errors(obj, K8S_VERSION), f"{path}: {core_errors(obj, K8S_VERSION)}"
+            continue
         schema = schemas[(obj["apiVersion"], obj["kind"])]
         assert not custom_errors(obj, schema), f"{path}: {custom_errors(obj, schema)}"
 
@@ -165,6 +181,12 @@ def test_windows_workloads(which: str, example_rendered: dict[str, Any],
             image = pod["containers"][0]["image"]
             if obj["metadata"]["name"] == "workflowgen-database":
                 assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+                # SQL Server 2019+ runs as mssql (uid 10001): the volume must be writable by that group.
+                assert pod["securityContext"]["fsGroup"] == 10001
+                assert "volumeClaimTemplates" not in obj["spec"], "a claim template can never change"
+                claim = pod["volumes"][0]["persistentVolumeClaim"]["claimName"]
+                assert _one(docs, "PersistentVolumeClaim", claim)["spec"]["storageClassName"] == (
+                    cluster.database_storage_class or estate.config.database_storage_class)
                 continue
             assert image == f"advantys/workflowgen:{version}-win-{cluster.windows_build}", overlay
             assert pod["os"] == {"name": "windows"}
@@ -183,8 +205,27 @@ def test_windows_workloads(which: str, example_rendered: dict[str, Any],
         web = _one(docs, "Deployment", "workflowgen-web")
         web_c = web["spec"]["template"]["spec"]["containers"][0]
         assert {e["name"]: e.get("value") for e in web_c["env"]}["WFGEN_START_SERVICE"] == "web_apps"
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert web_c[probe]["tcpSocket"] == {"port": "http"}, "httpGet on /wfgen would see 401"
+        for probe in ("startupProbe", "livenessProbe"):
+            assert web_c[probe]["tcpSocket"] == {"port": "http"}
+        # Ready only when /wfgen answers (401 counts, as in the image's healthcheck.ps1): an httpGet would
+        # see 401 as a failure, a tcpSocket passes before the entrypoint has configured WorkflowGen.
+        readiness = web_c["readinessProbe"]
+        assert "tcpSocket" not in readiness and readiness["timeoutSeconds"] >= 10
+        command = readiness["exec"]["command"][-1]
+        assert "http://localhost/wfgen" in command and "401" in command
+        config = _by_kind(docs, "ConfigMap")[0]["data"]
+        assert int(config["WFGEN_DEPENDENCY_CHECK_RETRIES"]) * int(config["WFGEN_DEPENDENCY_CHECK_INTERVAL"]) >= 120_000
+        tenant = estate.tenants[overlay.split("/")[1]]
+        if not tenant.trial_license:
+            assert "WFGEN_APP_SETTING_ApplicationSerialNumber_FILE" in {e["name"] for e in web_c["env"]}
+        if tenant.oidc is not None:
+            assert config["WFGEN_APP_SETTING_ApplicationSecurityAuthClientId"] == tenant.oidc.client_id
+            assert config["WFGEN_APP_SETTING_ApplicationSecurityAuthMetadataUrl"] == tenant.oidc.metadata_url
+            assert "WFGEN_APP_SETTING_ApplicationSecurityAuthClientSecret_FILE" in {e["name"] for e in web_c["env"]}
+        spread = web["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert spread[0]["topologyKey"] == "topology.kubernetes.io/zone"
+        if web["spec"]["replicas"] > 1:
+            assert _one(docs, "PodDisruptionBudget", "workflowgen-web")["spec"]["maxUnavailable"] == 1
         assert "WFGEN_MACHINE_KEY_VALIDATION_KEY_FILE" in {e["name"] for e in web_c["env"]}
         svc = _one(docs, "Deployment", "workflowgen-win-services")
         assert svc["spec"]["replicas"] == 1 and svc["spec"]["strategy"] == {"type": "Recreate"}
@@ -194,6 +235,7 @@ def test_windows_workloads(which: str, example_rendered: dict[str, Any],
         assert mounts["C:\\wfgen\\licenses"]["readOnly"] is True
         pvc = _one(docs, "PersistentVolumeClaim", "workflowgen-data")
         assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+        assert pvc["spec"]["storageClassName"] == (cluster.data_storage_class or estate.config.data_storage_class)
 
 
 @pytest.mark.parametrize("which", ["example", "fresh"])
@@ -202,7 +244,7 @@ def test_isolation(which: str, example_rendered: dict[str, Any], fresh_rendered:
     estate = load_estate(root)
     for overlay, docs in rendered.items():
         tenant = estate.tenants[overlay.split("/")[1]]
-        ns = _one(docs, "Namespace", tenant.namespace)
+        ns = _namespace_of(root, overlay, docs)
         assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
         for d in docs:
             if d["kind"] != "Namespace":
@@ -234,7 +276,18 @@ def test_isolation(which: str, example_rendered: dict[str, Any], fresh_rendered:
             # No policy lets anything into the Windows Services pods.
             selector = spec["podSelector"].get("matchLabels", {})
             if "Ingress" in spec["policyTypes"] and spec.get("ingress"):
-                assert selector.get("app.kubernetes.io/component") in ("web", "database"), name
+                assert selector.get("app.kubernetes.io/component") in ("web", "database") or selector == {
+                    "acme.cert-manager.io/http01-solver": "true"}, name
+        # cert-manager's HTTP-01 solver pod, in this namespace, is reachable by the ingress controller on 8089.
+        solver = policies["acme-http01-solver-from-ingress-controller"]["ingress"]
+        assert solver == [{"from": [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": estate.config.ingress_namespace}}}],
+            "ports": [{"protocol": "TCP", "port": 8089}]}]
+        declared = [*estate.config.egress, *tenant.egress]
+        if declared:
+            allowed = policies["workflowgen-egress-allow"]["egress"]
+            assert [(r["to"][0]["ipBlock"]["cidr"], r["ports"][0]["port"]) for r in allowed] == [
+                (e.cidr, e.port) for e in declared]
         if tenant.database.mode == "in-cluster":
             db_in = policies["database-from-workflowgen"]["ingress"][0]
             assert db_in["ports"] == [{"protocol": "TCP", "port": 1433}]
@@ -265,8 +318,10 @@ def test_https_routing_and_data_protection(which: str, example_rendered: dict[st
         assert ann["external-dns.alpha.kubernetes.io/hostname"] == ",".join(hosts)
         (config_map,) = _by_kind(docs, "ConfigMap")
         assert config_map["data"]["WFGEN_APP_SETTING_ApplicationUrl"] == f"https://{hosts[0]}/wfgen"
-        data_bearing = [_one(docs, "Namespace", tenant_name), _one(docs, "PersistentVolumeClaim", "workflowgen-data"),
+        assert ann["nginx.ingress.kubernetes.io/proxy-body-size"] == (tenant.body_size or estate.config.body_size)
+        data_bearing = [_namespace_of(root, overlay, docs), *_by_kind(docs, "PersistentVolumeClaim"),
                         *_by_kind(docs, "StatefulSet")]
+        assert len(data_bearing) == (4 if tenant.database.mode == "in-cluster" else 2)
         for obj in data_bearing:
             assert obj["metadata"]["annotations"].items() >= protect.items(), f"{overlay} {obj['kind']}"
 
@@ -274,13 +329,14 @@ def test_https_routing_and_data_protection(which: str, example_rendered: dict[st
 def test_secrets_are_references_only(fresh_rendered: tuple[Path, dict[str, Any]]) -> None:
     _, rendered = fresh_rendered
     for overlay, docs in rendered.items():
-        tenant = overlay.split("/")[1]
+        _, tenant, cluster = overlay.split("/")
         secrets = {s["metadata"]["name"]: s for s in _by_kind(docs, "ExternalSecret")}
         assert {"workflowgen-app", "workflowgen-license"} <= set(secrets)
         for s in secrets.values():
             assert s["apiVersion"] == "external-secrets.io/v1"
             assert s["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "workflowgen"}
-            assert {d["remoteRef"]["key"] for d in s["spec"]["data"]} == {f"workflowgen/{tenant}"}
+            # Every placement its own key: two instances never share an encryption key or a licence.
+            assert {d["remoteRef"]["key"] for d in s["spec"]["data"]} == {f"workflowgen/{tenant}/{cluster}"}
         keys = {d["secretKey"] for d in secrets["workflowgen-app"]["spec"]["data"]}
         assert "WFGEN_APP_SETTING_ApplicationSecurityPasswordSymmetricEncryptionKey" in keys
 
@@ -331,13 +387,26 @@ def test_applicationset_generates_one_application_per_placement(estate: Path) ->
 
 
 def test_flux_kustomizations_point_at_overlays(estate: Path) -> None:
-    ks = yamlio.load((estate / layout.cluster_tenant_file("us-east-1", "globex")).read_text())
+    platform, ks = yamlio.load_all((estate / layout.cluster_tenant_file("us-east-1", "globex")).read_text())
     assert (estate / ks["spec"]["path"] / "kustomization.yaml").is_file()
-    assert ks["spec"]["targetNamespace"] == "globex" and ks["spec"]["serviceAccountName"]
-    assert ks["spec"]["prune"] is True and ks["spec"]["wait"] is True
+    assert ks["spec"]["targetNamespace"] == "globex" and ks["spec"]["prune"] is True and ks["spec"]["wait"] is True
     assert "namespace" not in ks["spec"]["sourceRef"], "no cross-namespace source reference"
+    # As 'flux create tenant' does: the overlay runs as the tenant's own account, bound in its namespace only.
+    assert ks["spec"]["serviceAccountName"] == "globex-reconciler"
+    assert ks["spec"]["dependsOn"] == [{"name": "globex-platform"}]
+    assert platform["metadata"]["name"] == "globex-platform"
+    assert platform["spec"]["path"] == "./clusters/us-east-1/platform/globex"
+    objects = list(yamlio.load_all((estate / "clusters/us-east-1/platform/globex/platform.yaml").read_text()))
+    account = _one(objects, "ServiceAccount", "globex-reconciler")
+    binding = _one(objects, "RoleBinding", "globex-reconciler")
+    assert binding["metadata"]["namespace"] == "globex"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "globex-reconciler",
+                                    "namespace": account["metadata"]["namespace"]}]
+    assert account["metadata"]["namespace"] == ks["metadata"]["namespace"], "impersonated in the Kustomization's"
     sync = list(yamlio.load_all((estate / layout.flux_sync_file("us-east-1")).read_text()))
     assert sync[1]["spec"]["path"] == "./clusters/us-east-1/tenants"
+    # Deleting or renaming the parent never deletes the tenant Kustomizations (and with them the tenants).
+    assert sync[1]["spec"]["deletionPolicy"] == "Orphan"
     assert sync[0]["metadata"]["namespace"] == sync[1]["metadata"]["namespace"] == ks["metadata"]["namespace"]
 
 
