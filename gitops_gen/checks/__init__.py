@@ -17,32 +17,48 @@ enforces are in DOMAIN.md (WorkflowGen in containers, tenant isolation, Argo CD,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gitops_gen.checks import data, drift, https, isolation, routing, schema, secrets, windows
-from gitops_gen.checks.data import check_controllers
-from gitops_gen.checks.objects import Overlay, OverlayContext, overlay_context
+from gitops_gen.checks.objects import Overlay, OverlayContext, controller_docs, overlay_context, repository_files
 from gitops_gen.checks.registry import RULES, Finding, Rule, Severity, finding, rule
 from gitops_gen.checks.routing import check_routing
-from gitops_gen.checks.secrets import check_repository_secrets
+from gitops_gen.checks.secrets import check_repository_secrets, check_secret_keys, literal_secret, remote_reads
+from gitops_gen.estate.load import Estate
 
 __all__ = [
-    "CONTROLLER_RULES", "OVERLAY_RULES", "REPOSITORY_RULES", "ROUTING_RULES", "RULES", "Finding", "OverlayContext",
-    "Rule", "Severity", "check_controllers", "check_overlay", "check_repository_secrets", "check_routing",
-    "finding", "overlay_context", "rule",
+    "CONTROLLER_RULES", "OVERLAY_RULES", "PIPELINE_RULES", "REPOSITORY_RULES", "ROUTING_RULES", "RULES",
+    "Finding", "OverlayContext", "Rule", "Severity", "check_controllers", "check_overlay", "check_repository_secrets",
+    "check_routing", "check_secret_keys", "finding", "literal_secret", "overlay_context", "remote_reads", "rule",
 ]
 
 #: Rule ids by entry point.
 OVERLAY_RULES = ("ISO001", "ISO002", "ISO003", "ISO004", "ISO005", "ISO006", "ISO007", "ISO008", "ISO009",
-                 "ISO010", "ISO011", "HTTPS001", "HTTPS002", "HTTPS003", "HTTPS004", "ROUTE003", "ROUTE004",
-                 "WIN001", "WIN002", "WIN003", "WIN004", "WIN005", "SEC001", "SEC002", "DATA001", "DATA002")
-ROUTING_RULES = ("ROUTE001", "ROUTE002")
-CONTROLLER_RULES = ("DATA003", "DATA004", "DATA005", "DATA006", "DATA007")
+                 "ISO010", "ISO011", "ISO012", "ISO014", "ISO015", "HTTPS001", "HTTPS002", "HTTPS003", "HTTPS004",
+                 "HTTPS005", "ROUTE003", "ROUTE004", "WIN001", "WIN002", "WIN003", "WIN004", "WIN005", "WIN006",
+                 "WIN007", "WIN008", "WIN009", "WIN010", "WIN011", "WIN012", "WIN013", "SEC001", "SEC002",
+                 "SEC004", "DATA001", "DATA002", "DATA008", "DATA011")
+#: Across overlays: hosts (check_routing), keys of the external secret store (check_secret_keys).
+ROUTING_RULES = ("ROUTE001", "ROUTE002", "SEC003")
+CONTROLLER_RULES = ("ISO010", "ISO013", "DATA002", "DATA003", "DATA004", "DATA005", "DATA006", "DATA007",
+                    "DATA009", "DATA010")
 REPOSITORY_RULES = ("SEC001",)
+#: Emitted by the validate pipeline before anything is rendered (an overlay that reaches outside the repository).
+PIPELINE_RULES = ("SEC005",)
 
 #: The per-overlay checks of every family, in the order they run.
 _OVERLAY_CHECKS = (*isolation.OVERLAY_CHECKS, *https.OVERLAY_CHECKS, *routing.OVERLAY_CHECKS,
                    *windows.OVERLAY_CHECKS, *secrets.OVERLAY_CHECKS, *data.OVERLAY_CHECKS)
 # Families whose rules are emitted by the validate pipeline itself, not by a check here.
 _PIPELINE_FAMILIES = (schema, drift)
+
+
+def check_controllers(root: Path, estate: Estate) -> list[Finding]:
+    """The controller objects under clusters/ and argocd/: data safety of ApplicationSets and Flux
+    Kustomizations, and the tenancy of Flux tenants (the account each runs as, its Namespace)."""
+    files = repository_files(root)
+    docs = list(controller_docs(root, files))
+    return [*isolation.check_flux_tenancy(files, docs), *data.check_controller_docs(files, docs, estate)]
 
 
 def check_overlay(ctx: OverlayContext) -> list[Finding]:

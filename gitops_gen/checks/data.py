@@ -1,18 +1,18 @@
-"""Data-safety rules (DATA001-DATA007): Argo CD and Flux protection on data-bearing objects, and the
-controller objects under clusters/ and argocd/ (ApplicationSet safety, generators that match files, Flux
-paths that exist)."""
+"""Data-safety rules (DATA001-DATA011): Argo CD and Flux protection on data-bearing objects, storage a
+pod can actually mount, and the controller objects under clusters/ and argocd/ (ApplicationSet safety,
+generators that match files, Flux paths that exist, a Flux parent that never prunes its tenants)."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
 import os
+import posixpath
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-from gitops_gen import yamlio
 from gitops_gen.checks.objects import (
     ARGO_SYNC_OPTIONS,
     FLUX_PRUNE,
@@ -30,7 +30,6 @@ from gitops_gen.checks.objects import (
     ref_of,
 )
 from gitops_gen.checks.registry import Finding, Rule, finding, rule
-from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate
 
 DATA_ARGO_PROTECT = rule(
@@ -67,6 +66,43 @@ DATA_GLOB_AMBIGUOUS = rule(
     "DATA007", "warning", "ApplicationSet git files pattern matches differently under greedy and exact globbing",
     "choose a pattern that means the same whether '*' crosses '/' or not (e.g. a directory without "
     "subdirectories)")
+
+
+DATA_RWX_CLASS = rule(
+    "DATA008", "error", "ReadWriteMany volume claim without a storage class",
+    "set storage.dataClass in the cluster's cluster.yaml (or in gitops-gen.yaml) to a class that provisions "
+    "ReadWriteMany volumes: azurefile-csi (AKS), efs-sc (EKS, EFS CSI driver), filestore (GKE Filestore CSI), "
+    "nfs-csi or cephfs; a cluster's default class is usually a block disk, ReadWriteOnce only")
+
+
+DATA_FLUX_PARENT = rule(
+    "DATA009", "error", "Flux Kustomization that applies other Kustomizations prunes them when deleted",
+    "set 'spec.deletionPolicy: Orphan' on it: with the default MirrorPrune, deleting or renaming it deletes "
+    "every tenant Kustomization it applied, and each of them then prunes its tenant")
+
+
+DATA_APPSET_TEMPLATE = rule(
+    "DATA010", "error", "ApplicationSet project, destination or source computed from generator parameters",
+    "keep spec.template's project, destination and source constants, or exactly the expressions gitops-gen "
+    "writes ('{{ trimSuffix \".yaml\" .path.filename }}'), and use no templatePatch: run 'gitops-gen generate'")
+
+
+DATA_CLAIM_TEMPLATE = rule(
+    "DATA011", "error", "StatefulSet volume claim template without apiVersion and kind",
+    "give every volumeClaimTemplates entry 'apiVersion: v1' and 'kind: PersistentVolumeClaim': under Argo CD's "
+    "ServerSideApply a template without them shows the StatefulSet out of sync forever (argo-cd#11143); better, "
+    "render the claim as its own PersistentVolumeClaim, as gitops-gen does")
+
+
+#: The one expression gitops-gen writes into an ApplicationSet: the tenant name, from its placement file's name.
+TENANT_EXPRESSION = '{{ trimSuffix ".yaml" .path.filename }}'
+
+#: Fields of an ApplicationSet's template that decide where an Application deploys, and from what.
+_APPSET_GUARDED = ("project", "destination.server", "destination.name", "destination.namespace",
+                   "source.repoURL", "source.targetRevision", "source.path", "source.chart")
+
+#: The access modes a volume shared by several pods (the web and Windows Services pods) needs.
+_SHARED_MODES = frozenset({"ReadWriteMany"})
 
 
 def _argo_protected(annotations: Mapping[str, Any]) -> bool:
@@ -113,15 +149,34 @@ def _check_data_protection(o: Overlay) -> Iterator[Finding]:
                                 "removing the Kustomization prunes its data", ref_of(d))
 
 
-def repository_files(root: Path) -> list[str]:
-    """Repository-relative paths of every file of the work tree, outside any .git directory."""
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
-        rel = Path(dirpath).relative_to(root).as_posix()
-        prefix = "" if rel == "." else rel + "/"
-        out += [prefix + f for f in sorted(filenames)]
-    return out
+def _check_shared_volume_class(o: Overlay) -> Iterator[Finding]:
+    for d in o.docs:
+        if d.get("kind") != "PersistentVolumeClaim":
+            continue
+        spec = as_map(d.get("spec"))
+        modes = {str(m) for m in as_list(spec.get("accessModes"))}
+        if not modes & _SHARED_MODES:
+            continue
+        cls = spec.get("storageClassName")
+        if cls is None or str(cls) == "":
+            shown = "no storageClassName" if cls is None else "storageClassName \"\""
+            yield o.ctx.finding(DATA_RWX_CLASS, f"{ref_of(d)} asks for ReadWriteMany with {shown}, so cluster "
+                                f"{o.ctx.cluster.name} provisions it from its default class (on AKS Azure Disk, on "
+                                "EKS gp2/gp3, on GKE a persistent disk: ReadWriteOnce only) and every pod that "
+                                "mounts it stays Pending", ref_of(d))
+
+
+def _check_claim_templates(o: Overlay) -> Iterator[Finding]:
+    if o.ctx.cluster.controller != "argocd":
+        return
+    for d in o.docs:
+        if d.get("kind") != "StatefulSet":
+            continue
+        for t in (as_map(x) for x in as_list(as_map(d.get("spec")).get("volumeClaimTemplates"))):
+            if t.get("apiVersion") != "v1" or t.get("kind") != "PersistentVolumeClaim":
+                name = as_map(t.get("metadata")).get("name")
+                yield o.ctx.finding(DATA_CLAIM_TEMPLATE, f"volumeClaimTemplate {name!r} lacks apiVersion: v1 and kind: "
+                                    "PersistentVolumeClaim", ref_of(d))
 
 
 def _dirs_of(files: Iterable[str], skip_hidden: bool) -> set[str]:
@@ -178,28 +233,6 @@ def _git_generators(generators: Any) -> Iterator[Mapping[str, Any]]:
         for combo in ("matrix", "merge"):
             if combo in g:
                 yield from _git_generators(as_map(g[combo]).get("generators"))
-
-
-def _controller_docs(root: Path, files: list[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    wanted = (b"ApplicationSet", b"Kustomization", b"GitRepository")
-    for rel in files:
-        if not rel.startswith((layout.CLUSTERS_DIR + "/", layout.ARGOCD_DIR + "/")):
-            continue
-        if not rel.endswith((".yaml", ".yml")):
-            continue
-        try:
-            data = (root / rel).read_bytes()
-        except OSError:
-            continue
-        if not any(w in data for w in wanted):
-            continue  # placement records and cluster declarations: nothing to check
-        try:
-            docs = list(yamlio.load_all(data))
-        except Exception:  # not YAML: the schema stage reports it
-            continue
-        for doc in docs:
-            if isinstance(doc, Mapping):
-                yield rel, doc
 
 
 def _check_applicationset(rel: str, appset: Mapping[str, Any], repo_url: str, files: list[str],
@@ -262,20 +295,96 @@ def _flux_path(value: Any) -> str | None:
     return "" if norm == "." else PurePosixPath(norm).as_posix()
 
 
-def check_controllers(root: Path, estate: Estate) -> list[Finding]:
-    """The Argo CD ApplicationSets and Flux Kustomizations under clusters/ and argocd/ (DATA003-DATA007)."""
-    files = repository_files(root)
+def _guarded_fields(template: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    spec = as_map(template.get("spec"))
+    for dotted in _APPSET_GUARDED:
+        head, _, tail = dotted.partition(".")
+        value = spec.get(head) if not tail else as_map(spec.get(head)).get(tail)
+        if value is not None:
+            yield dotted, value
+    for i, src in enumerate(as_list(spec.get("sources"))):
+        for key in ("repoURL", "targetRevision", "path", "chart"):
+            value = as_map(src).get(key)
+            if value is not None:
+                yield f"sources[{i}].{key}", value
+
+
+def _computed(value: Any) -> bool:
+    """Whether a template value holds a Go template expression other than gitops-gen's own."""
+    text = str(value).replace(TENANT_EXPRESSION, "")
+    return "{{" in text or "}}" in text
+
+
+def _check_appset_template(rel: str, appset: Mapping[str, Any]) -> Iterator[Finding]:
+    spec = as_map(appset.get("spec"))
+    obj, cluster = ref_of(appset), cluster_of(rel)
+    if spec.get("templatePatch"):
+        yield finding(DATA_APPSET_TEMPLATE, "spec.templatePatch may rewrite any field of the generated "
+                      "Applications, their project and destination included, from generator parameters",
+                      cluster=cluster, obj=obj, path=rel)
+    for dotted, value in _guarded_fields(as_map(spec.get("template"))):
+        if _computed(value):
+            yield finding(DATA_APPSET_TEMPLATE, f"spec.template.spec.{dotted} is {str(value)!r}: where the "
+                          "Applications deploy, and from what, then comes from the generated files' content",
+                          cluster=cluster, obj=obj, path=rel)
+
+
+def _is_flux_kustomization(doc: Mapping[str, Any]) -> bool:
+    return doc.get("kind") == "Kustomization" and str(doc.get("apiVersion", "")).startswith(
+        "kustomize.toolkit.fluxcd.io/")
+
+
+def _check_flux_parents(docs: list[tuple[str, Mapping[str, Any]]]) -> Iterator[Finding]:
+    """A Flux Kustomization whose path holds other Flux Kustomizations must orphan them when it is deleted."""
+    children: dict[str, list[str]] = {}
+    for rel, doc in docs:
+        if _is_flux_kustomization(doc):
+            children.setdefault(posixpath.dirname(rel), []).append(ref_of(doc))
+    for rel, doc in docs:
+        if not _is_flux_kustomization(doc):
+            continue
+        spec = as_map(doc.get("spec"))
+        path = _flux_path(spec.get("path"))
+        if path is None:
+            continue
+        applied = [c for d, refs in children.items() if d == path or d.startswith(path + "/") or path == ""
+                   for c in refs]
+        if applied and spec.get("deletionPolicy") != "Orphan":
+            shown = "not set (MirrorPrune)" if spec.get("deletionPolicy") is None else \
+                repr(spec.get("deletionPolicy"))
+            yield finding(DATA_FLUX_PARENT, f"it applies {len(applied)} Flux Kustomization(s) from {path or '.'} "
+                          f"and its deletionPolicy is {shown}: deleting or renaming it deletes them, and each "
+                          "one then prunes what it applied", cluster=cluster_of(rel), obj=ref_of(doc), path=rel)
+
+
+def _check_platform_namespaces(docs: list[tuple[str, Mapping[str, Any]]]) -> Iterator[Finding]:
+    """Tenant Namespaces that Flux clusters' platform files create hold every tenant object: protect them."""
+    for rel, doc in docs:
+        if doc.get("kind") != "Namespace":
+            continue
+        ann = annotations_of(doc)
+        tenant, cluster = name_of(doc), cluster_of(rel)
+        if not _flux_protected(ann):
+            yield finding(DATA_FLUX_PROTECT, f"Namespace lacks {FLUX_PRUNE}: disabled "
+                          f"({_shown(ann.get(FLUX_PRUNE))}); removing its Kustomization deletes the namespace "
+                          "and the tenant's data with it", tenant=tenant, cluster=cluster, obj=ref_of(doc), path=rel)
+
+
+def check_controller_docs(files: list[str], docs: list[tuple[str, Mapping[str, Any]]],
+                          estate: Estate) -> list[Finding]:
+    """The Argo CD ApplicationSets, Flux Kustomizations and platform Namespaces under clusters/ and argocd/
+    (DATA002-DATA010); ``files`` are the repository's, ``docs`` its controller documents."""
     repo_url = norm_url(estate.config.repo_url)
     argo_dirs = sorted(_dirs_of(files, skip_hidden=True))
     all_dirs = _dirs_of(files, skip_hidden=False) | {""}
-    docs = list(_controller_docs(root, files))
+    findings: list[Finding] = [*_check_flux_parents(docs), *_check_platform_namespaces(docs)]
     sources = {(str(meta_of(d).get("namespace", "")), name_of(d)): norm_url(as_map(d.get("spec")).get("url"))
                for _, d in docs if d.get("kind") == "GitRepository"}
-    findings: list[Finding] = []
     for rel, doc in docs:
         api = str(doc.get("apiVersion", ""))
         if doc.get("kind") == "ApplicationSet" and api.startswith("argoproj.io/"):
             findings += _check_applicationset(rel, doc, repo_url, files, argo_dirs)
+            findings += _check_appset_template(rel, doc)
         elif doc.get("kind") == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/"):
             spec = as_map(doc.get("spec"))
             source = as_map(spec.get("sourceRef"))
@@ -301,4 +410,6 @@ def check_controllers(root: Path, estate: Estate) -> list[Finding]:
 #: This family's checks of one overlay's rendered objects, run by ``checks.check_overlay``.
 OVERLAY_CHECKS = (
     _check_data_protection,
+    _check_shared_volume_class,
+    _check_claim_templates,
 )

@@ -4,16 +4,19 @@ pods, no open or cross-tenant peers, nothing exposed outside the Ingress, quota,
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 from gitops_gen.checks.objects import (
+    CLUSTER_SCOPED_KINDS,
     DATABASE_PORT,
     WEB_PORT,
     Overlay,
     Pod,
     as_list,
     as_map,
+    cluster_of,
     egress_applies,
     ingress_applies,
     is_false,
@@ -29,7 +32,10 @@ from gitops_gen.checks.objects import (
     ref_of,
     selector_is_empty,
 )
-from gitops_gen.checks.registry import Finding, rule
+from gitops_gen.checks.registry import Finding, finding, rule
+from gitops_gen.estate import layout
+from gitops_gen.estate.model import EgressRule
+from gitops_gen.generate.quantity import parse_quantity
 
 ISO_DEFAULT_DENY = rule(
     "ISO001", "error", "Tenant namespace has no default deny for ingress and egress",
@@ -89,9 +95,27 @@ ISO_POD_SECURITY = rule(
 ISO_SA_TOKEN = rule(
     "ISO011", "error", "Service account token mounted into pods",
     "set 'automountServiceAccountToken: false' on the ServiceAccount and on the pod template")
+ISO_FLUX_CLUSTER_SCOPED = rule(
+    "ISO012", "error", "Flux tenant overlay renders a cluster-scoped object",
+    "keep cluster-scoped objects (the Namespace included) out of a Flux placement's overlay: the platform "
+    "Kustomization in clusters/<cluster>/platform/<tenant>/ creates the Namespace")
+ISO_FLUX_ACCOUNT = rule(
+    "ISO013", "error", "Flux tenant Kustomization runs as a cluster-wide account",
+    "set spec.serviceAccountName to the tenant's own reconciler account (<tenant>-reconciler), whose RoleBinding "
+    "grants the tenant's namespace only; never kustomize-controller, which is bound to cluster-admin")
+ISO_EGRESS = rule(
+    "ISO014", "error", "Declared egress is not allowed",
+    "render the workflowgen-egress-allow NetworkPolicy ('gitops-gen generate'): default-deny blocks every "
+    "destination in the tenant's and the estate's egress lists otherwise, mail included")
+ISO_QUOTA_ROOM = rule(
+    "ISO015", "error", "ResourceQuota too small for the pods at their peak",
+    "derive the quota from the pods it must hold at a rollout's peak (web replicas plus the surge, Windows "
+    "Services, the database, cert-manager's HTTP-01 solver): 'gitops-gen generate' writes it")
 
 
 POD_SECURITY_LEVELS = frozenset({"baseline", "restricted"})
+#: Accounts bound to cluster-admin by a Flux install (flux2 manifests/rbac/reconciler.yaml).
+CLUSTER_WIDE_ACCOUNTS = frozenset({"kustomize-controller", "helm-controller", "default"})
 
 
 def _named_ports(pods: Iterable[Pod], name: str) -> set[int]:
@@ -299,7 +323,7 @@ def _check_quota(o: Overlay) -> Iterator[Finding]:
 
 def _check_pod_security(o: Overlay) -> Iterator[Finding]:
     namespaces = of_kind(o.docs, "Namespace")
-    if not namespaces:
+    if not namespaces and o.ctx.cluster.controller != "flux":  # a Flux placement's is checked in clusters/
         ns = o.ctx.tenant.namespace
         yield o.ctx.finding(ISO_POD_SECURITY, f"the overlay has no Namespace {ns!r}, so nothing sets its Pod Security "
                             "level", f"Namespace/{ns}")
@@ -309,6 +333,145 @@ def _check_pod_security(o: Overlay) -> Iterator[Finding]:
             shown = "is missing" if level is None else f"is {level!r}"
             yield o.ctx.finding(ISO_POD_SECURITY, f"label pod-security.kubernetes.io/enforce {shown}; tenant "
                                 "namespaces enforce at least 'baseline'", ref_of(d))
+
+
+def _check_flux_cluster_scoped(o: Overlay) -> Iterator[Finding]:
+    if o.ctx.cluster.controller != "flux":
+        return
+    for d in o.docs:
+        if d.get("kind") in CLUSTER_SCOPED_KINDS:
+            yield o.ctx.finding(ISO_FLUX_CLUSTER_SCOPED, f"{ref_of(d)} is cluster-scoped: the tenant's account cannot "
+                                "create it, and nothing in a tenant overlay may reach beyond its namespace", ref_of(d))
+
+
+def _covers(block: Mapping[str, Any], target: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        net = ipaddress.ip_network(str(block.get("cidr")))
+        excepts = [ipaddress.ip_network(str(e)) for e in as_list(block.get("except"))]
+    except ValueError:
+        return False
+    if net.version != target.version:
+        return False
+    inside = target.subnet_of(net)  # type: ignore[arg-type]
+    return inside and not any(e.version == target.version and target.overlaps(e) for e in excepts)
+
+
+def _allows(policy: Mapping[str, Any], pods: list[Pod], rule_: EgressRule) -> bool:
+    spec = as_map(policy.get("spec"))
+    if not egress_applies(spec):
+        return False
+    target = ipaddress.ip_network(rule_.cidr)
+    for r in as_list(spec.get("egress")):
+        ports = as_list(as_map(r).get("ports"))
+        port_ok = not ports or any(str(as_map(x).get("port")) == str(rule_.port)
+                                   and str(as_map(x).get("protocol", "TCP")) == rule_.protocol for x in ports)
+        peers = as_list(as_map(r).get("to"))
+        for peer in peers:
+            block = as_map(as_map(peer).get("ipBlock"))
+            if port_ok and block and _covers(block, target):
+                return True
+    return False
+
+
+def _check_egress(o: Overlay) -> Iterator[Finding]:
+    rules = list(dict.fromkeys([*o.ctx.config.egress, *o.ctx.tenant.egress]))
+    wfg = [p for p in o.pods if p.component in ("web", "win-services")]
+    for r in rules:
+        for pod in wfg:
+            policies = [pol for pol in o.policies if pod in o.selected(as_map(pol.get("spec")).get("podSelector"))]
+            if not any(_allows(pol, [pod], r) for pol in policies):
+                what = f" ({r.description})" if r.description else ""
+                yield o.ctx.finding(ISO_EGRESS, f"egress to {r.cidr} on {r.protocol} {r.port}{what} is declared but no "
+                                    "NetworkPolicy allows it", pod.ref)
+
+
+def _pod_resources(pod: Pod) -> dict[str, Decimal]:
+    out = {"requests.cpu": Decimal(0), "requests.memory": Decimal(0), "limits.cpu": Decimal(0),
+           "limits.memory": Decimal(0)}
+    for c in as_list(pod.spec.get("containers")):
+        res = as_map(as_map(c).get("resources"))
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                value = as_map(res.get(kind)).get(resource)
+                try:
+                    out[f"{kind}.{resource}"] += parse_quantity(str(value)) if value is not None else Decimal(0)
+                except ValueError:
+                    continue
+    return out
+
+
+def _surge(doc: Mapping[str, Any], replicas: int) -> int:
+    strategy = as_map(as_map(doc.get("spec")).get("strategy"))
+    if doc.get("kind") != "Deployment" or strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return 0
+    surge = as_map(strategy.get("rollingUpdate")).get("maxSurge", "25%")
+    if isinstance(surge, int):
+        return surge
+    if isinstance(surge, str) and surge.endswith("%") and surge[:-1].isdigit():
+        return -(-replicas * int(surge[:-1]) // 100)
+    return 0
+
+
+#: cert-manager's HTTP-01 solver pod resources, the defaults of --acme-http01-solver-resource-* (cert-manager
+#: internal/apis/config/controller/v1alpha1/defaults.go: requests 10m CPU and 64Mi, limits 100m and 64Mi).
+SOLVER_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
+
+
+def _solver_limit_range(o: Overlay) -> Iterator[Finding]:
+    """A LimitRange whose min is above, or max below, the solver's resources rejects the solver pod."""
+    for lr in of_kind(o.docs, "LimitRange"):
+        for item in (as_map(x) for x in as_list(as_map(lr.get("spec")).get("limits"))):
+            if item.get("type") not in ("Container", "Pod"):
+                continue
+            problems = []
+            for resource in ("cpu", "memory"):
+                low = as_map(item.get("min")).get(resource)
+                high = as_map(item.get("max")).get(resource)
+                try:
+                    if low is not None and parse_quantity(str(low)) > parse_quantity(
+                            SOLVER_RESOURCES["requests"][resource]):
+                        problems.append(f"min {resource} {low}")
+                    if high is not None and parse_quantity(str(high)) < parse_quantity(
+                            SOLVER_RESOURCES["limits"][resource]):
+                        problems.append(f"max {resource} {high}")
+                except ValueError:
+                    continue
+            if problems:
+                yield o.ctx.finding(ISO_QUOTA_ROOM, f"{item.get('type')} limits ({', '.join(problems)}) reject "
+                                    "cert-manager's HTTP-01 solver pod (requests 10m/64Mi, limits 100m/64Mi)",
+                                    ref_of(lr))
+
+
+def _check_quota_room(o: Overlay) -> Iterator[Finding]:
+    need = {"requests.cpu": Decimal(0), "requests.memory": Decimal(0), "limits.cpu": Decimal(0),
+            "limits.memory": Decimal(0), "pods": Decimal(0)}
+    for pod in o.pods:
+        count = (pod.replicas or 1) + _surge(pod.owner, pod.replicas or 1)
+        need["pods"] += count
+        for key, value in _pod_resources(pod).items():
+            need[key] += value * count
+    if o.ctx.config.challenge == "http01":  # cert-manager's solver pod, while a certificate is issued
+        need["pods"] += 1
+        for kind, amounts in SOLVER_RESOURCES.items():
+            for resource, amount in amounts.items():
+                need[f"{kind}.{resource}"] += parse_quantity(amount)
+    if o.ctx.config.challenge == "http01":
+        yield from _solver_limit_range(o)
+    for quota in of_kind(o.docs, "ResourceQuota"):
+        hard = as_map(as_map(quota.get("spec")).get("hard"))
+        short = []
+        for key, wanted in need.items():
+            if key not in hard:
+                continue
+            try:
+                have = parse_quantity(str(hard[key]))
+            except ValueError:
+                continue
+            if have < wanted:
+                short.append(f"{key} {hard[key]} < {wanted.normalize():f}")
+        if short:
+            yield o.ctx.finding(ISO_QUOTA_ROOM, f"at a rollout's peak the pods need more than the quota allows: "
+                                f"{'; '.join(short)}", ref_of(quota))
 
 
 def _check_tokens(o: Overlay) -> Iterator[Finding]:
@@ -337,4 +500,44 @@ OVERLAY_CHECKS = (
     _check_default_deny, _check_web_ingress, _check_win_services_ingress, _check_database_ingress,
     _check_open_peers, _check_other_namespaces, _check_services, _check_host_access, _check_quota, _check_pod_security,
     _check_tokens,
+    _check_flux_cluster_scoped,
+    _check_egress,
+    _check_quota_room,
 )
+
+
+def check_flux_tenancy(files: list[str], docs: list[tuple[str, Mapping[str, Any]]]) -> list[Finding]:
+    """Controller files: a Flux Kustomization that applies a tenant overlay runs as the tenant's own account
+    (ISO013), and every tenant namespace a Flux cluster's platform files create sets its Pod Security level
+    (ISO010)."""
+    found: list[Finding] = []
+    namespaces = {(cluster_of(rel), name_of(d)): (rel, d) for rel, d in docs if d.get("kind") == "Namespace"}
+    for rel, doc in docs:
+        if doc.get("kind") != "Kustomization" or not str(doc.get("apiVersion", "")).startswith(
+                "kustomize.toolkit.fluxcd.io/"):
+            continue
+        spec = as_map(doc.get("spec"))
+        path = str(spec.get("path") or "").removeprefix("./").strip("/")
+        parts = path.split("/")
+        if len(parts) != 3 or parts[0] != layout.OVERLAYS_DIR:
+            continue
+        tenant, cluster = parts[1], cluster_of(rel)
+        account = spec.get("serviceAccountName")
+        if not account or account in CLUSTER_WIDE_ACCOUNTS:
+            shown = "none (the controller's default account)" if not account else repr(account)
+            found.append(finding(ISO_FLUX_ACCOUNT, f"the Kustomization applying {path} runs as {shown}, which may "
+                                 "change anything in the cluster", tenant=tenant, cluster=cluster, obj=ref_of(doc),
+                                 path=rel))
+        ns = str(spec.get("targetNamespace") or tenant)
+        if (cluster, ns) not in namespaces:
+            found.append(finding(ISO_POD_SECURITY, f"nothing under clusters/{cluster}/ creates Namespace {ns!r} with "
+                                 "its Pod Security level", tenant=tenant, cluster=cluster, obj=f"Namespace/{ns}",
+                                 path=rel))
+    for (cluster, ns), (rel, d) in namespaces.items():
+        level = labels_of(d).get("pod-security.kubernetes.io/enforce")
+        if level not in POD_SECURITY_LEVELS:
+            shown = "is missing" if level is None else f"is {level!r}"
+            found.append(finding(ISO_POD_SECURITY, f"label pod-security.kubernetes.io/enforce {shown}; tenant "
+                                 "namespaces enforce at least 'baseline'", tenant=ns, cluster=cluster,
+                                 obj=ref_of(d), path=rel))
+    return found

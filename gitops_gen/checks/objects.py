@@ -3,10 +3,13 @@ label selectors, the overlay a rule looks at, and the domain constants the rules
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from gitops_gen import yamlio
 from gitops_gen.checks.registry import Finding, Rule, finding
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate
@@ -330,3 +333,46 @@ def norm_url(url: Any) -> str:
 def cluster_of(rel: str) -> str | None:
     parts = rel.split("/")
     return parts[1] if len(parts) > 2 and parts[0] == layout.CLUSTERS_DIR else None
+
+
+def repository_files(root: Path) -> list[str]:
+    """Repository-relative paths of every file of the work tree, outside any .git directory."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        rel = Path(dirpath).relative_to(root).as_posix()
+        prefix = "" if rel == "." else rel + "/"
+        out += [prefix + f for f in sorted(filenames)]
+    return out
+
+
+def controller_docs(root: Path, files: list[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    wanted = (b"ApplicationSet", b"Kustomization", b"GitRepository", b"Namespace")
+    for rel in files:
+        if not rel.startswith((layout.CLUSTERS_DIR + "/", layout.ARGOCD_DIR + "/")):
+            continue
+        if not rel.endswith((".yaml", ".yml")):
+            continue
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            continue
+        if not any(w in data for w in wanted):
+            continue  # placement records: nothing to check
+        try:
+            docs = list(yamlio.load_all(data))
+        except Exception:  # not YAML: the schema stage reports it
+            continue
+        for doc in docs:
+            if isinstance(doc, Mapping):
+                yield rel, doc
+
+
+#: Kinds that live outside any namespace (what a namespaced account may never create).
+CLUSTER_SCOPED_KINDS = frozenset({
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume",
+    "StorageClass", "PriorityClass", "IngressClass", "RuntimeClass", "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    "APIService", "CSIDriver", "VolumeAttachment", "ClusterIssuer", "ClusterSecretStore",
+    "ClusterExternalSecret", "GatewayClass", "Node",
+})

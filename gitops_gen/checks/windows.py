@@ -1,5 +1,7 @@
-"""Windows and WorkflowGen rules (WIN001-WIN005): Windows scheduling, no Linux-only security fields, the
-image's Windows build, Windows Services as one instance, keys from Secrets."""
+"""Windows and WorkflowGen rules (WIN001-WIN013): Windows scheduling, no Linux-only security fields, the
+image's Windows build, Windows Services as one instance, keys from Secrets, what an OIDC auth mode and a
+licence need, readiness that means WorkflowGen answers, a start that waits for its database, the database
+volume's owner, availability through disruptions and zones, and a request body limit for attachments."""
 
 from __future__ import annotations
 
@@ -12,15 +14,19 @@ from gitops_gen.checks.objects import (
     WINDOWS_SERVICES,
     Overlay,
     Pod,
+    annotations_of,
     as_list,
     as_map,
     env_of,
     image_repo_tag,
     listed,
+    of_kind,
+    ref_of,
+    selects,
     start_service,
 )
 from gitops_gen.checks.registry import Finding, rule
-from gitops_gen.estate.model import WINDOWS_BUILDS
+from gitops_gen.estate.model import OIDC_AUTH_MODES, WINDOWS_BUILDS
 
 WIN_NOT_WINDOWS = rule(
     "WIN001", "error", "WorkflowGen pod not scheduled on Windows nodes",
@@ -49,7 +55,67 @@ WIN_KEYS_FROM_SECRET = rule(
     "set '<NAME>_FILE' to a file of a mounted Secret volume (or use valueFrom.secretKeyRef); never a literal")
 
 
+WIN_OIDC = rule(
+    "WIN006", "error", "OpenID Connect auth mode without its settings",
+    "set oidc.clientId and oidc.metadataUrl in the tenant's tenant.yaml and run 'gitops-gen generate'; the "
+    "client secret comes from the tenant's Secret through WFGEN_APP_SETTING_ApplicationSecurityAuthClientSecret_FILE")
+
+
+WIN_SERIAL = rule(
+    "WIN007", "error", "WorkflowGen licence serial number not read from the tenant's Secret",
+    "read WFGEN_APP_SETTING_ApplicationSerialNumber through '_FILE' from the tenant's Secret, or declare "
+    "'license: {trial: true}' in tenant.yaml for a trial licence")
+
+
+WIN_READINESS = rule(
+    "WIN008", "error", "Web readiness probe that passes before WorkflowGen answers",
+    "probe /wfgen the way the image's healthcheck.ps1 does (401 means up) with timeoutSeconds of at least 10: "
+    "a tcpSocket probe passes as soon as IIS listens, before the entrypoint has configured WorkflowGen")
+
+
+WIN_DB_OWNER = rule(
+    "WIN009", "error", "SQL Server pod cannot write its volume",
+    "set 'securityContext.fsGroup: 10001' on the database pod: SQL Server 2019 and later run as mssql (uid "
+    "10001) and fail on a root-owned volume")
+
+
+WIN_PDB = rule(
+    "WIN010", "error", "Web pods without a PodDisruptionBudget",
+    "add a PodDisruptionBudget selecting the web pods with maxUnavailable: 1 (or minAvailable below the replicas): "
+    "a node drain may otherwise take every web pod at once")
+
+
+WIN_ZONES = rule(
+    "WIN011", "error", "Web pods not spread across zones",
+    "add a topologySpreadConstraint on topology.kubernetes.io/zone to the web pod template")
+
+
+WIN_DEPENDENCY_CHECK = rule(
+    "WIN012", "error", "WorkflowGen start gives up on its database too early",
+    "set WFGEN_DEPENDENCY_CHECK_RETRIES and WFGEN_DEPENDENCY_CHECK_INTERVAL (ms) so that they wait at least "
+    "2 minutes (gitops-gen writes 60 x 5000): the image's default, 10 x 1 s, crash-loops against a fresh database")
+
+
+WIN_BODY_SIZE = rule(
+    "WIN013", "error", "Ingress request body limit below the declared body size",
+    "set the ingress.bodySize annotation (gitops-gen.yaml ingress.bodySizeAnnotation) on the Ingress: the "
+    "ingress-nginx default of 1m answers 413 to file attachments")
+
+
 ENCRYPTION_KEY = "WFGEN_APP_SETTING_ApplicationSecurityPasswordSymmetricEncryptionKey"
+
+#: What web.config needs for an OpenID Connect mode; the entrypoint writes any WFGEN_APP_SETTING_<key>
+#: into web.config appSettings (advantys/workflowgen-docker docker-entrypoint.ps1, region Web.config).
+OIDC_SETTINGS = ("WFGEN_APP_SETTING_ApplicationSecurityAuthClientId",
+                 "WFGEN_APP_SETTING_ApplicationSecurityAuthMetadataUrl")
+CLIENT_SECRET = "WFGEN_APP_SETTING_ApplicationSecurityAuthClientSecret"
+SERIAL_NUMBER = "WFGEN_APP_SETTING_ApplicationSerialNumber"
+
+#: The wait of the image's dependency check (docker-entrypoint.ps1: WFGEN_DEPENDENCY_CHECK_RETRIES, default
+#: 10, times WFGEN_DEPENDENCY_CHECK_INTERVAL, default 1000 ms) below which a fresh database is not ready yet.
+MIN_DEPENDENCY_WAIT_MS = 120_000
+MIN_READINESS_TIMEOUT = 10
+ZONE_KEY = "topology.kubernetes.io/zone"
 
 
 MACHINE_KEYS = ("WFGEN_MACHINE_KEY_VALIDATION_KEY", "WFGEN_MACHINE_KEY_DECRYPTION_KEY")
@@ -178,7 +244,160 @@ def _check_keys(o: Overlay) -> Iterator[Finding]:
                                     pod.ref)
 
 
+def settings_of(o: Overlay, container: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The container's environment as the kubelet builds it: envFrom ConfigMaps first, env over them
+    (each as an env entry: {'value': ...} or {'valueFrom': ...})."""
+    maps = {str(as_map(cm.get("metadata")).get("name")): as_map(cm.get("data")) for cm in of_kind(o.docs, "ConfigMap")}
+    out: dict[str, Mapping[str, Any]] = {}
+    for src in as_list(container.get("envFrom")):
+        ref = as_map(as_map(src).get("configMapRef"))
+        prefix = str(as_map(src).get("prefix") or "")
+        for k, v in maps.get(str(ref.get("name")), {}).items():
+            out[f"{prefix}{k}"] = {"value": v}
+    out.update(env_of(container))
+    return out
+
+
+def _web_containers(o: Overlay) -> Iterator[tuple[Pod, Mapping[str, Any]]]:
+    for pod in o.pods:
+        for c in pod.workflowgen_containers():
+            if start_service(c) in WEB_SERVICES:
+                yield pod, c
+
+
+def _check_oidc(o: Overlay) -> Iterator[Finding]:
+    auth = o.ctx.tenant.auth
+    if auth not in OIDC_AUTH_MODES:
+        return
+    for pod, c in _web_containers(o):
+        env = settings_of(o, c)
+        problems = [f"{n} is not set" for n in OIDC_SETTINGS if not str(env.get(n, {}).get("value") or "").strip()]
+        secret = _key_problem(CLIENT_SECRET, env, _secret_mounts(pod, c))
+        if secret:
+            problems.append(secret)
+        if problems:
+            yield o.ctx.finding(WIN_OIDC, f"auth {auth} signs users in with OpenID Connect, but in container "
+                                f"{c.get('name')} {'; '.join(problems)}: WFGEN_AUTH_MODE only swaps IIS modules, "
+                                "and nobody can log in", pod.ref)
+
+
+def _check_serial(o: Overlay) -> Iterator[Finding]:
+    if o.ctx.tenant.trial_license:
+        return
+    for pod in o.pods:
+        for c in pod.workflowgen_containers():
+            problem = _key_problem(SERIAL_NUMBER, settings_of(o, c), _secret_mounts(pod, c))
+            if problem:
+                yield o.ctx.finding(WIN_SERIAL, f"container {c.get('name')}: {problem}; the tenant declares no trial "
+                                    "licence, so WorkflowGen runs unlicensed", pod.ref)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return default
+
+
+def _check_readiness(o: Overlay) -> Iterator[Finding]:
+    for pod, c in _web_containers(o):
+        probe = as_map(c.get("readinessProbe"))
+        if not probe:
+            problem = "has no readinessProbe: a pod counts as ready while the entrypoint still configures it"
+        elif "tcpSocket" in probe:
+            problem = "has a tcpSocket readinessProbe, which passes once IIS listens, before /wfgen answers"
+        elif _int(probe.get("timeoutSeconds", 1), 1) < MIN_READINESS_TIMEOUT:
+            problem = (f"has a readinessProbe with timeoutSeconds {probe.get('timeoutSeconds', 1)}, below "
+                       f"{MIN_READINESS_TIMEOUT}: /wfgen answers slowly while IIS warms up")
+        else:
+            continue
+        yield o.ctx.finding(WIN_READINESS, f"container {c.get('name')} {problem}", pod.ref)
+
+
+def _check_dependency_check(o: Overlay) -> Iterator[Finding]:
+    for pod in o.pods:
+        for c in pod.workflowgen_containers():
+            env = settings_of(o, c)
+            enabled = str(env.get("WFGEN_DEPENDENCY_CHECK_ENABLED", {}).get("value", "Y")).strip().upper()
+            if enabled == "N":
+                continue
+            retries = _int(env.get("WFGEN_DEPENDENCY_CHECK_RETRIES", {}).get("value", 10), 10)
+            interval = _int(env.get("WFGEN_DEPENDENCY_CHECK_INTERVAL", {}).get("value", 1000), 1000)
+            if retries * interval < MIN_DEPENDENCY_WAIT_MS:
+                yield o.ctx.finding(WIN_DEPENDENCY_CHECK, f"container {c.get('name')} waits {retries} x {interval} ms "
+                                    f"for its database, less than {MIN_DEPENDENCY_WAIT_MS // 1000} s", pod.ref)
+
+
+def _check_database_owner(o: Overlay) -> Iterator[Finding]:
+    for pod in o.pods:
+        sql = [c for c in pod.containers() if "sql" in image_repo_tag(str(c.get("image", "")))[0].lower()]
+        if pod.component != "database" and not sql:
+            continue
+        if pod.is_windows:
+            continue
+        group = as_map(pod.spec.get("securityContext")).get("fsGroup")
+        if _int(group, -1) != 10001:
+            shown = "is not set" if group is None else f"is {group}"
+            yield o.ctx.finding(WIN_DB_OWNER, f"securityContext.fsGroup {shown}: mssql (uid 10001) cannot write a "
+                                "root-owned volume and SQL Server does not start", pod.ref)
+
+
+def _budgets_for(o: Overlay, pod: Pod) -> list[Mapping[str, Any]]:
+    return [b for b in of_kind(o.docs, "PodDisruptionBudget")
+            if o.in_namespace(b) and selects(as_map(b.get("spec")).get("selector"), pod.labels)]
+
+
+def _check_availability(o: Overlay) -> Iterator[Finding]:
+    for pod in o.pods:
+        if pod.component != "web" or pod.owner.get("kind") != "Deployment" or (pod.replicas or 0) < 2:
+            continue
+        budgets = _budgets_for(o, pod)
+        if not budgets:
+            yield o.ctx.finding(WIN_PDB, f"{pod.replicas} web replicas and no PodDisruptionBudget selects them: a node "
+                                "drain may evict all of them at once", pod.ref)
+        for b in budgets:
+            spec = as_map(b.get("spec"))
+            lowest = spec.get("minAvailable")
+            if isinstance(lowest, int) and lowest >= (pod.replicas or 0):
+                yield o.ctx.finding(WIN_PDB, f"{ref_of(b)} keeps minAvailable {lowest} of {pod.replicas} replicas: no "
+                                    "node can ever be drained", ref_of(b))
+            if spec.get("maxUnavailable") in (0, "0", "0%"):
+                yield o.ctx.finding(WIN_PDB, f"{ref_of(b)} sets maxUnavailable 0: no node can ever be drained",
+                                    ref_of(b))
+        spread = [as_map(t) for t in as_list(pod.spec.get("topologySpreadConstraints"))]
+        if not any(t.get("topologyKey") == ZONE_KEY and selects(t.get("labelSelector"), pod.labels) for t in spread):
+            yield o.ctx.finding(WIN_ZONES, f"{pod.replicas} web replicas with no topology spread on {ZONE_KEY}: one "
+                                "zone's outage may take all of them", pod.ref)
+
+
+_NGINX_SIZE = re.compile(r"(\d+)([kKmMgG]?)")
+
+
+def _nginx_size(text: str) -> int | None:
+    """Bytes of an nginx size ('50m', '1g', '512k', '0' for no limit); None when it is not one."""
+    m = _NGINX_SIZE.fullmatch(text.strip())
+    if m is None:
+        return None
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}[m.group(2).lower()]
+
+
+def _check_body_size(o: Overlay) -> Iterator[Finding]:
+    wanted = o.ctx.tenant.body_size or o.ctx.config.body_size
+    if not wanted:
+        return
+    key = o.ctx.config.body_size_annotation
+    for ing in of_kind(o.docs, "Ingress"):
+        have = annotations_of(ing).get(key)
+        have_bytes = None if have is None else _nginx_size(str(have))
+        short = have_bytes is None or (have_bytes != 0 and have_bytes < (_nginx_size(wanted) or 0))
+        if short:
+            shown = "is not set (the ingress-nginx default is 1m)" if have is None else f"is {have!r}"
+            yield o.ctx.finding(WIN_BODY_SIZE, f"annotation {key} {shown}, below the declared body size {wanted}: "
+                                "larger uploads get 413", ref_of(ing))
+
+
 #: This family's checks of one overlay's rendered objects, run by ``checks.check_overlay``.
 OVERLAY_CHECKS = (
-    _check_windows, _check_services_singleton, _check_keys,
+    _check_windows, _check_services_singleton, _check_keys, _check_oidc, _check_serial, _check_readiness,
+    _check_dependency_check, _check_database_owner, _check_availability, _check_body_size,
 )

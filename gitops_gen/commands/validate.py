@@ -18,7 +18,9 @@ from gitops_gen import __version__, checks, gitrepo
 from gitops_gen.checks import RULES, Finding, finding
 from gitops_gen.checks.cache import FindingsCache, file_bytes
 from gitops_gen.checks.drift import drift_findings
+from gitops_gen.checks.objects import ref_of
 from gitops_gen.checks.schema import SCHEMA_MISSING, controller_findings, schema_findings
+from gitops_gen.checks.secrets import SEC_OUTSIDE
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate, load_estate
@@ -31,6 +33,7 @@ from gitops_gen.render.kustomize import (
     render_overlays,
     shared_input_hash,
 )
+from gitops_gen.render.reach import DiskTree, Reacher
 from gitops_gen.render.schemas import DEFAULT_KUBERNETES_VERSION, SchemaValidator
 
 
@@ -149,11 +152,20 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
 
     refs: list[OverlayRef] = []
     keys: dict[str, str] = {}
+    outside: list[Finding] = []
+    reacher = Reacher(DiskTree(root))
     for tenant, cluster in placements:
         path = layout.overlay_dir(tenant, cluster)
         if not (root / path / "kustomization.yaml").is_file():
             continue  # never generated or deleted by hand: DRIFT001 reports its files as missing
-        render_key = overlay_input_hash(root, path, shared)
+        # Read every kustomization the overlay reaches first: one that reaches outside the repository
+        # (a URL, a path or link leading out) is never built.
+        reach = reacher.reach(path)
+        if reach.escapes:
+            outside += [finding(SEC_OUTSIDE, f"{e.describe()}; the overlay is not built", tenant=tenant,
+                                cluster=cluster, path=e.file) for e in reach.escapes]
+            continue
+        render_key = overlay_input_hash(root, path, shared, reach.files)
         refs.append(OverlayRef(path, tenant, cluster, estate.tenants[tenant].namespace, render_key))
         keys[path] = hashlib.sha256(b"\0".join([
             context.encode(), render_key.encode(), file_bytes(root, layout.tenant_file(tenant)),
@@ -180,7 +192,9 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
                 config=estate.config, tenant=estate.tenants[ref.tenant], cluster=estate.clusters[ref.cluster],
                 overlay=ref.path, docs=docs, tenant_namespaces=tenant_namespaces))
             entry = {"key": keys[ref.path], "findings": [f.as_json() for f in found],
-                     "ingresses": [d for d in docs if d.get("kind") == "Ingress"]}
+                     "ingresses": [d for d in docs if d.get("kind") == "Ingress"],
+                     "secret_keys": [[store, key, ref_of(es)] for es, key, store in checks.remote_reads(docs)
+                                     if key is not None]}
             entries[ref.path] = entry
             findings_cache.put(ref.path, entry)
 
@@ -188,10 +202,11 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
     elif progress:
         progress(len(refs), len(refs))
 
-    findings: list[Finding] = list(absent)
+    findings: list[Finding] = [*absent, *outside]
     for ref in refs:
         findings.extend(Finding.from_json(f) for f in entries[ref.path]["findings"])
     findings += checks.check_routing(estate, {p: e["ingresses"] for p, e in entries.items()})
+    findings += checks.check_secret_keys(estate, {p: e.get("secret_keys", []) for p, e in entries.items()})
     findings += controller_findings(root, validator, findings_cache, context)
     findings_cache.save()
     findings += checks.check_controllers(root, estate)

@@ -14,7 +14,7 @@ from typing import Any
 
 from gitops_gen import checks, yamlio
 from gitops_gen.checks import RULES, Finding
-from gitops_gen.checks.data import repository_files
+from gitops_gen.checks.objects import repository_files
 from gitops_gen.estate.load import Estate
 
 Docs = list[dict[str, Any]]
@@ -25,6 +25,8 @@ GLOBEX = "overlays/globex/eu-west-1"  # external database, OIDC auth, 3 web repl
 GLOBEX_US = "overlays/globex/us-east-1"  # Flux cluster, ltsc2019
 APPSET = "clusters/eu-west-1/argocd/applicationset.yaml"
 FLUX_GLOBEX = "clusters/us-east-1/tenants/globex.yaml"
+PLATFORM_GLOBEX = "clusters/us-east-1/platform/globex/platform.yaml"
+FLUX_SYNC = "clusters/us-east-1/flux-system/gitops-gen-sync.yaml"
 ENC_KEY = "WFGEN_APP_SETTING_ApplicationSecurityPasswordSymmetricEncryptionKey"
 
 
@@ -101,6 +103,8 @@ class Case:
     where: str
     #: Breaks the rule in place; returns the "Kind/name" the finding must name.
     mutate: Callable[[Any], str]
+    #: Changes the declarations the overlay is checked against (e.g. declares an egress the overlay lacks).
+    declare: Callable[[Estate], Estate] | None = None
 
     @property
     def id(self) -> str:
@@ -117,10 +121,13 @@ def pop_from(target: dict[str, Any], key: str, result: str) -> str:
     return result
 
 
-def edit_yaml(root: Path, rel: str, edit: Callable[[dict[str, Any]], None]) -> None:
-    doc = yamlio.load((root / rel).read_text())
-    edit(doc)
-    (root / rel).write_text(yamlio.dump(doc))
+def edit_yaml(root: Path, rel: str, edit: Callable[[dict[str, Any]], None], name: str | None = None) -> None:
+    """Edit the file's one document, or the one named ``name`` among several."""
+    docs = list(yamlio.load_all((root / rel).read_text()))
+    chosen = [d for d in docs if name is None or d["metadata"]["name"] == name]
+    assert len(chosen) == 1, f"{rel}: {len(chosen)} documents named {name}"
+    edit(chosen[0])
+    (root / rel).write_text(yamlio.dump_docs(docs))
 
 
 
@@ -128,6 +135,8 @@ def edit_yaml(root: Path, rel: str, edit: Callable[[dict[str, Any]], None]) -> N
 def assert_overlay_rule_fires(case: Case, fresh: tuple[Path, Estate, Rendered]) -> None:
     """The case's mutation of its overlay makes exactly its rule fire, on exactly the object it names."""
     _, estate, rendered = fresh
+    if case.declare is not None:
+        estate = case.declare(estate)
     docs = copy.deepcopy(rendered[case.where])
     obj = case.mutate(docs)
     found = checks.check_overlay(checks.overlay_context(estate, case.where, docs))

@@ -12,7 +12,7 @@ from tests.checks.test_data import CONTROLLER_CASES, DATA_CASES
 from tests.checks.test_https import HTTPS_CASES
 from tests.checks.test_isolation import ISOLATION_CASES
 from tests.checks.test_routing import ROUTING_CASES, ROUTING_OVERLAY_CASES
-from tests.checks.test_secrets import REPOSITORY_CASES, SECRETS_CASES
+from tests.checks.test_secrets import KEY_CASES, REPOSITORY_CASES, SECRETS_CASES
 from tests.checks.test_windows import WINDOWS_CASES
 
 
@@ -39,13 +39,14 @@ def test_context_built_directly_matches_the_helper(fresh: tuple[Path, Estate, Re
 
 
 ALL_CASES = (ISOLATION_CASES + HTTPS_CASES + ROUTING_OVERLAY_CASES + WINDOWS_CASES + SECRETS_CASES + DATA_CASES
-             + ROUTING_CASES + CONTROLLER_CASES + REPOSITORY_CASES)
+             + ROUTING_CASES + KEY_CASES + CONTROLLER_CASES + REPOSITORY_CASES)
 
 
 def test_every_rule_has_a_breaking_case() -> None:
     # SCHEMA*, YAML001, DRIFT001: the validate pipeline emits them.
     pipeline = {v.id for family in (schema, drift) for v in vars(family).values() if isinstance(v, Rule)}
     assert {"SCHEMA001", "SCHEMA002", "SCHEMA003", "DRIFT001"} <= pipeline
+    pipeline |= set(checks.PIPELINE_RULES)  # SEC005: tests/commands/test_validate_reach.py
     mine = set(RULES) - pipeline
     assert mine == {*checks.OVERLAY_RULES, *checks.ROUTING_RULES, *checks.CONTROLLER_RULES, *checks.REPOSITORY_RULES}
     assert mine == {c.rule for c in ALL_CASES}

@@ -1,7 +1,9 @@
-"""Data-safety rules (DATA001-DATA007): protection of data-bearing objects, and the controller objects."""
+"""Data-safety rules (DATA001-DATA011), and the controller-level isolation rules (ISO010, ISO013): protection of
+data-bearing objects, storage a pod can mount, and the controller objects."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,9 @@ from tests.checks.cases import (
     APPSET,
     DB,
     FLUX_GLOBEX,
+    FLUX_SYNC,
     GLOBEX_US,
+    PLATFORM_GLOBEX,
     Case,
     Docs,
     Rendered,
@@ -29,10 +33,18 @@ from tests.checks.cases import (
     show,
 )
 
+DB_PVC = "data-workflowgen-database-0"
 
-def _vct_unprotected(d: Docs) -> str:
-    del one(d, "StatefulSet")["spec"]["volumeClaimTemplates"][0]["metadata"]["annotations"][
-        "argocd.argoproj.io/sync-options"]
+
+def _claim_template(d: Docs, with_kind: bool) -> str:
+    template: dict[str, Any] = {
+        "metadata": {"name": "scratch", "annotations": {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+                                                        "kustomize.toolkit.fluxcd.io/prune": "disabled"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "managed-csi",
+                 "resources": {"requests": {"storage": "1Gi"}}}}
+    if with_kind:
+        template = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **template}
+    one(d, "StatefulSet")["spec"]["volumeClaimTemplates"] = [template]
     return f"StatefulSet/{DB}"
 
 
@@ -40,14 +52,30 @@ DATA_CASES = [
     Case("DATA001", "namespace-prune-only", ACME, lambda d: set_to(
         one(d, "Namespace")["metadata"]["annotations"], "argocd.argoproj.io/sync-options", "Prune=false",
         "Namespace/acme")),
-    Case("DATA001", "volume-claim-template", ACME, _vct_unprotected),
+    Case("DATA001", "database-volume-deletable", ACME, lambda d: set_to(
+        one(d, "PersistentVolumeClaim", DB_PVC)["metadata"]["annotations"], "argocd.argoproj.io/sync-options",
+        "Prune=false", f"PersistentVolumeClaim/{DB_PVC}")),
     Case("DATA002", "pvc-prunable", GLOBEX_US, lambda d: pop_from(
         one(d, "PersistentVolumeClaim")["metadata"]["annotations"], "kustomize.toolkit.fluxcd.io/prune",
         "PersistentVolumeClaim/workflowgen-data")),
     Case("DATA002", "database-prunable", ACME, lambda d: set_to(
         one(d, "StatefulSet")["metadata"]["annotations"], "kustomize.toolkit.fluxcd.io/prune", "Disabled",
         f"StatefulSet/{DB}")),
+    Case("DATA008", "data-volume-on-the-default-class", ACME, lambda d: pop_from(
+        one(d, "PersistentVolumeClaim", "workflowgen-data")["spec"], "storageClassName",
+        "PersistentVolumeClaim/workflowgen-data")),
+    Case("DATA008", "data-volume-class-empty", GLOBEX_US, lambda d: set_to(
+        one(d, "PersistentVolumeClaim", "workflowgen-data")["spec"], "storageClassName", "",
+        "PersistentVolumeClaim/workflowgen-data")),
+    Case("DATA011", "claim-template-without-kind", ACME, lambda d: _claim_template(d, with_kind=False)),
 ]
+
+
+def test_a_claim_template_with_its_kind_passes(fresh: tuple[Path, Estate, Rendered]) -> None:
+    _, estate, rendered = fresh
+    docs = copy.deepcopy(rendered[ACME])
+    _claim_template(docs, with_kind=True)
+    assert checks.check_overlay(checks.overlay_context(estate, ACME, docs)) == []
 
 
 @pytest.mark.parametrize("case", DATA_CASES, ids=lambda c: c.id)
@@ -68,8 +96,20 @@ def _git(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flux_path_missing(root: Path) -> str:
-    edit_yaml(root, FLUX_GLOBEX, lambda d: d["spec"].update(path="./overlays/globex/us-east-2"))
-    return "Kustomization/globex"
+    edit_yaml(root, FLUX_GLOBEX, lambda d: d["spec"].update(path="./clusters/us-east-1/platform/globex-2"),
+              "globex-platform")
+    return "Kustomization/globex-platform"
+
+
+def _flux_edit(rel: str, name: str, edit: Callable[[dict[str, Any]], None], obj: str) -> Callable[[Path], str]:
+    def mutate(root: Path) -> str:
+        edit_yaml(root, rel, edit, name)
+        return obj
+    return mutate
+
+
+def _template(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], str]:
+    return _appset(lambda s: edit(s["template"]["spec"]))
 
 
 def _nested_tenant_file(root: Path) -> str:
@@ -91,6 +131,30 @@ CONTROLLER_CASES = [
         files=None, directories=[{"path": "overlays/*/eu-west-9"}]))),
     Case("DATA006", "flux-path-missing", "controllers", _flux_path_missing),
     Case("DATA007", "greedy-glob-reaches-subdirectory", "controllers", _nested_tenant_file),
+    Case("DATA009", "flux-parent-prunes-tenants", "controllers", _flux_edit(
+        FLUX_SYNC, "gitops-gen-tenants", lambda d: d["spec"].pop("deletionPolicy"),
+        "Kustomization/gitops-gen-tenants")),
+    Case("DATA009", "flux-parent-mirror-prune", "controllers", _flux_edit(
+        FLUX_SYNC, "gitops-gen-tenants", lambda d: d["spec"].update(deletionPolicy="MirrorPrune"),
+        "Kustomization/gitops-gen-tenants")),
+    Case("DATA010", "destination-from-file-content", "controllers", _template(
+        lambda t: t["destination"].update(server="https://{{ .cluster }}.evil.example.com"))),
+    Case("DATA010", "project-from-path", "controllers", _template(lambda t: t.update(project="{{ .path.basename }}"))),
+    Case("DATA010", "revision-from-parameter", "controllers", _template(
+        lambda t: t["source"].update(targetRevision="{{ .revision }}"))),
+    Case("DATA010", "template-patch", "controllers", _appset(
+        lambda s: s.update(templatePatch="spec:\n  project: '{{ .project }}'\n"))),
+    Case("DATA002", "platform-namespace-prunable", "controllers", _flux_edit(
+        PLATFORM_GLOBEX, "globex", lambda d: d["metadata"]["annotations"].pop("kustomize.toolkit.fluxcd.io/prune"),
+        "Namespace/globex")),
+    Case("ISO010", "platform-namespace-enforce-missing", "controllers", _flux_edit(
+        PLATFORM_GLOBEX, "globex", lambda d: d["metadata"]["labels"].pop("pod-security.kubernetes.io/enforce"),
+        "Namespace/globex")),
+    Case("ISO013", "tenant-runs-as-kustomize-controller", "controllers", _flux_edit(
+        FLUX_GLOBEX, "globex", lambda d: d["spec"].update(serviceAccountName="kustomize-controller"),
+        "Kustomization/globex")),
+    Case("ISO013", "tenant-runs-as-the-default-account", "controllers", _flux_edit(
+        FLUX_GLOBEX, "globex", lambda d: d["spec"].pop("serviceAccountName"), "Kustomization/globex")),
 ]
 
 
@@ -103,7 +167,7 @@ def test_controller_rule_fires(case: Case, fresh: tuple[Path, Estate, Rendered],
     assert {f.rule for f in found} == {case.rule}, show(found)
     assert {f.obj for f in found} == {obj}
     for f in found:
-        assert f.path in (APPSET, FLUX_GLOBEX) and f.severity == RULES[case.rule].severity
+        assert f.path in (APPSET, FLUX_GLOBEX, FLUX_SYNC, PLATFORM_GLOBEX) and f.severity == RULES[case.rule].severity
         assert f.cluster == f.path.split("/")[1]
     if case.rule == "DATA005":
         assert all("delete every Application" in f.message for f in found)

@@ -1,4 +1,4 @@
-"""HTTPS rules (HTTPS001-HTTPS004): each fires on an overlay broken in exactly that way."""
+"""HTTPS rules (HTTPS001-HTTPS005): each fires on an overlay broken in exactly that way."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from tests.checks.cases import (
     Case,
     Rendered,
     assert_overlay_rule_fires,
+    drop,
     one,
+    policy,
     pop_from,
     set_to,
 )
@@ -34,7 +36,16 @@ HTTPS_CASES = [
     Case("HTTPS004", "default-backend", ACME, lambda d: set_to(
         one(d, "Ingress")["spec"], "defaultBackend", {"service": {"name": WEB, "port": {"name": "http"}}},
         "Ingress/workflowgen")),
+    Case("HTTPS005", "solver-policy-removed", ACME, lambda d: (
+        drop(d, "NetworkPolicy", SOLVER_POLICY), "Ingress/workflowgen")[1]),
+    Case("HTTPS005", "solver-policy-wrong-port", GLOBEX, lambda d: set_to(
+        policy(d, SOLVER_POLICY)["ingress"][0], "ports", [{"protocol": "TCP", "port": 80}], "Ingress/workflowgen")),
+    Case("HTTPS005", "solver-policy-from-another-namespace", GLOBEX_US, lambda d: set_to(
+        policy(d, SOLVER_POLICY)["ingress"][0]["from"][0], "namespaceSelector",
+        {"matchLabels": {"kubernetes.io/metadata.name": "cert-manager"}}, "Ingress/workflowgen")),
 ]
+
+SOLVER_POLICY = "acme-http01-solver-from-ingress-controller"
 
 
 @pytest.mark.parametrize("case", HTTPS_CASES, ids=lambda c: c.id)

@@ -1,12 +1,14 @@
-"""Isolation rules (ISO001-ISO011): each fires on an overlay broken in exactly that way."""
+"""Isolation rules (ISO001-ISO015) of one overlay: each fires on an overlay broken in exactly that way."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from gitops_gen.estate.load import Estate
+from gitops_gen.estate.model import EgressRule
 from tests.checks.cases import (
     ACME,
     GLOBEX,
@@ -28,6 +30,29 @@ from tests.checks.cases import (
     pop_from,
     set_to,
 )
+
+
+def _cluster_role_binding(d: Docs) -> str:
+    d.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+              "metadata": {"name": "globex-admin"},
+              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+              "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "globex"}]})
+    return "ClusterRoleBinding/globex-admin"
+
+
+def _with_egress(estate: Estate, tenant: str, rule: EgressRule) -> Estate:
+    """The estate with ``rule`` declared in the tenant's egress list (the overlay checked stays as rendered)."""
+    tenants = dict(estate.tenants)
+    tenants[tenant] = dataclasses.replace(tenants[tenant], egress=(rule,))
+    return dataclasses.replace(estate, tenants=tenants)
+
+
+def _mail_from_services_only(d: Docs) -> str:
+    """The relay is allowed to the Windows Services pods only; the web pods (webhooks, mail) cannot reach it."""
+    add_policy(d, "services-mail", {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/component": "win-services"}}, "policyTypes": ["Egress"],
+        "egress": [{"to": [{"ipBlock": {"cidr": "10.50.0.25/32"}}], "ports": [{"protocol": "TCP", "port": 587}]}]})
+    return f"Deployment/{WEB}"
 
 
 def _ingress_from_everywhere(d: Docs) -> str:
@@ -111,8 +136,10 @@ ISOLATION_CASES = [
     Case("ISO010", "privileged", ACME, lambda d: set_to(
         one(d, "Namespace")["metadata"]["labels"], "pod-security.kubernetes.io/enforce", "privileged",
         "Namespace/acme")),
-    Case("ISO010", "enforce-missing", GLOBEX_US, lambda d: pop_from(
+    Case("ISO010", "enforce-missing", GLOBEX, lambda d: pop_from(
         one(d, "Namespace")["metadata"]["labels"], "pod-security.kubernetes.io/enforce", "Namespace/globex")),
+    Case("ISO010", "argo-overlay-without-namespace", ACME, lambda d: (
+        drop(d, "Namespace", "acme"), "Namespace/acme")[1]),
     Case("ISO011", "service-account-automounts", ACME, lambda d: set_to(
         one(d, "ServiceAccount", WEB), "automountServiceAccountToken", True, f"ServiceAccount/{WEB}")),
     Case("ISO011", "pod-on-default-account", ACME, lambda d: (
@@ -120,6 +147,21 @@ ISOLATION_CASES = [
                                                               f"Deployment/{WEB}"))[1]),
     Case("ISO011", "pod-overrides-account", GLOBEX, lambda d: set_to(
         pod(d, SERVICES), "automountServiceAccountToken", True, f"Deployment/{SERVICES}")),
+    Case("ISO012", "flux-overlay-binds-a-cluster-role", GLOBEX_US, _cluster_role_binding),
+    Case("ISO012", "flux-overlay-creates-its-namespace", GLOBEX_US, lambda d: (d.append(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "globex", "labels": {
+            "pod-security.kubernetes.io/enforce": "baseline"}, "annotations": {
+            "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+            "kustomize.toolkit.fluxcd.io/prune": "disabled"}}}), "Namespace/globex")[1]),
+    Case("ISO014", "smtp-relay-allowed-to-one-pod-only", GLOBEX, _mail_from_services_only,
+         declare=lambda e: _with_egress(e, "globex", EgressRule("10.50.0.25/32", 587, "TCP", "SMTP relay"))),
+    Case("ISO015", "quota-full-at-the-surge", ACME, lambda d: set_to(
+        one(d, "ResourceQuota")["spec"]["hard"], "pods", "5", "ResourceQuota/workflowgen")),
+    Case("ISO015", "quota-memory-short", GLOBEX, lambda d: set_to(
+        one(d, "ResourceQuota")["spec"]["hard"], "limits.memory", "8Gi", "ResourceQuota/workflowgen")),
+    Case("ISO015", "limit-range-rejects-the-solver", ACME, lambda d: set_to(
+        one(d, "LimitRange")["spec"]["limits"][0], "min", {"cpu": "100m", "memory": "128Mi"},
+        "LimitRange/workflowgen")),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Secret rules (SEC001-SEC002): in rendered overlays and in the repository's files."""
+"""Secret rules (SEC001-SEC004): in rendered overlays, across overlays, and in the repository's files."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.checks.cases import (
     ACME,
     ENC_KEY,
     GLOBEX,
+    GLOBEX_US,
     WEB,
     Case,
     Docs,
@@ -21,6 +22,7 @@ from tests.checks.cases import (
     edit_yaml,
     env,
     one,
+    show,
     yaml_files,
 )
 
@@ -42,11 +44,69 @@ def _secret(d: Docs) -> str:
     return "Secret/workflowgen-admin"
 
 
+def _read_key(d: Docs, key: str, name: str = "workflowgen-app") -> str:
+    for item in one(d, "ExternalSecret", name)["spec"]["data"]:
+        item["remoteRef"]["key"] = key
+    return f"ExternalSecret/{name}"
+
+
+def _search_store(d: Docs) -> str:
+    one(d, "ExternalSecret", "workflowgen-license")["spec"]["dataFrom"] = [
+        {"find": {"name": {"regexp": "^workflowgen/.*"}}}]
+    return "ExternalSecret/workflowgen-license"
+
+
 SECRETS_CASES = [
     Case("SEC001", "rendered-secret", ACME, _secret),
     Case("SEC002", "literal-password-env", ACME, _literal_password),
     Case("SEC002", "connection-string-in-configmap", GLOBEX, _configmap_connection_string),
+    Case("SEC004", "reads-another-tenants-key", GLOBEX, lambda d: _read_key(d, "workflowgen/acme/eu-west-1")),
+    Case("SEC004", "reads-the-tenant-prefix-of-another-placement", GLOBEX_US,
+         lambda d: _read_key(d, "workflowgen/globex/eu-west-1")),
+    Case("SEC004", "searches-the-store", ACME, _search_store),
 ]
+
+
+def _reads(rendered: Rendered) -> dict[str, list[list[str]]]:
+    """What validate keeps of each overlay for SEC003: (store, key, object) of every read by name."""
+    return {o: [[store, key, ref] for es, key, store in checks.remote_reads(docs) if key is not None
+                for ref in [f"{es['kind']}/{es['metadata']['name']}"]] for o, docs in rendered.items()}
+
+
+def _shared_by_placements(r: Rendered) -> str:
+    """Both placements of globex read the same key (the pre-#11 layout: one key per tenant)."""
+    for overlay in (GLOBEX, GLOBEX_US):
+        _read_key(r[overlay], "workflowgen/globex")
+    return "ExternalSecret/workflowgen-app"
+
+
+KEY_CASES = [
+    Case("SEC003", "placements-share-a-key", "rendered", _shared_by_placements),
+]
+
+
+@pytest.mark.parametrize("case", KEY_CASES, ids=lambda c: c.id)
+def test_shared_key_rule_fires(case: Case, fresh: tuple[Path, Estate, Rendered]) -> None:
+    _, estate, rendered = fresh
+    assert checks.check_secret_keys(estate, _reads(rendered)) == []
+    mutated = copy.deepcopy(rendered)
+    obj = case.mutate(mutated)
+    found = checks.check_secret_keys(estate, _reads(mutated))
+    assert {(f.rule, f.obj, f.tenant, f.cluster) for f in found} == {
+        (case.rule, obj, "globex", "eu-west-1"), (case.rule, obj, "globex", "us-east-1")}, show(found)
+    assert all("workflowgen/globex" in f.message for f in found)
+
+
+def test_two_tenants_on_one_key_are_named_in_each_finding(fresh: tuple[Path, Estate, Rendered]) -> None:
+    _, estate, rendered = fresh
+    mutated = copy.deepcopy(rendered)
+    _read_key(mutated[GLOBEX], "workflowgen/acme/eu-west-1")
+    found = checks.check_secret_keys(estate, _reads(mutated))
+    assert sorted((f.tenant, f.message) for f in found) == [
+        ("acme", "remote key 'workflowgen/acme/eu-west-1' of ClusterSecretStore/workflowgen is also read by "
+                 "globex/eu-west-1"),
+        ("globex", "remote key 'workflowgen/acme/eu-west-1' of ClusterSecretStore/workflowgen is also read by "
+                   "acme/eu-west-1")]
 
 
 @pytest.mark.parametrize("case", SECRETS_CASES, ids=lambda c: c.id)

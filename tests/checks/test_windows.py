@@ -1,9 +1,10 @@
-"""Windows and WorkflowGen rules (WIN001-WIN005): each fires on an overlay broken in exactly that way."""
+"""Windows and WorkflowGen rules (WIN001-WIN013): each fires on an overlay broken in exactly that way."""
 
 from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from gitops_gen import checks
 from gitops_gen.estate.load import Estate
 from tests.checks.cases import (
     ACME,
+    DB,
     ENC_KEY,
     GLOBEX,
     GLOBEX_US,
@@ -21,6 +23,7 @@ from tests.checks.cases import (
     Rendered,
     assert_overlay_rule_fires,
     container,
+    drop,
     env,
     one,
     pod,
@@ -40,6 +43,37 @@ def _machine_key_outside_secret(d: Docs) -> str:
     for x in env(d, WEB):
         if x["name"] == "WFGEN_MACHINE_KEY_VALIDATION_KEY_FILE":
             x["value"] = "C:\\wfgen\\data\\validation.key"
+    return f"Deployment/{WEB}"
+
+
+CLIENT_ID = "WFGEN_APP_SETTING_ApplicationSecurityAuthClientId"
+SERIAL = "WFGEN_APP_SETTING_ApplicationSerialNumber"
+
+
+def _config(d: Docs) -> dict[str, Any]:
+    data: dict[str, Any] = one(d, "ConfigMap")["data"]
+    return data
+
+
+def _without_env(d: Docs, deployment: str, name: str) -> str:
+    e = env(d, deployment)
+    assert any(x["name"] == name for x in e), name
+    e[:] = [x for x in e if x["name"] != name]
+    return f"Deployment/{deployment}"
+
+
+def _no_client_id(d: Docs) -> str:
+    del _config(d)[CLIENT_ID]
+    return f"Deployment/{WEB}"
+
+
+def _short_dependency_check(d: Docs) -> str:
+    env(d, WEB).append({"name": "WFGEN_DEPENDENCY_CHECK_RETRIES", "value": "10"})
+    return f"Deployment/{WEB}"
+
+
+def _readiness(d: Docs, probe: dict[str, Any]) -> str:
+    container(d, WEB)["readinessProbe"] = probe
     return f"Deployment/{WEB}"
 
 
@@ -71,6 +105,35 @@ WINDOWS_CASES = [
     Case("WIN005", "encryption-key-missing", ACME, _no_key),
     Case("WIN005", "encryption-key-from-configmap", GLOBEX_US, _key_from_configmap),
     Case("WIN005", "machine-key-outside-secret", GLOBEX, _machine_key_outside_secret),
+    Case("WIN006", "oidc-client-id-missing", GLOBEX, _no_client_id),
+    Case("WIN006", "oidc-client-secret-missing", GLOBEX_US, lambda d: _without_env(
+        d, WEB, "WFGEN_APP_SETTING_ApplicationSecurityAuthClientSecret_FILE")),
+    Case("WIN007", "serial-number-missing", ACME, lambda d: _without_env(d, SERVICES, f"{SERIAL}_FILE")),
+    Case("WIN007", "serial-number-literal", GLOBEX, lambda d: (
+        _without_env(d, WEB, f"{SERIAL}_FILE"), env(d, WEB).append({"name": SERIAL, "value": "WFG-1234"}),
+        f"Deployment/{WEB}")[2]),
+    Case("WIN008", "tcp-readiness", ACME, lambda d: _readiness(d, {"tcpSocket": {"port": "http"}})),
+    Case("WIN008", "no-readiness", GLOBEX, lambda d: pop_from(
+        container(d, WEB), "readinessProbe", f"Deployment/{WEB}")),
+    Case("WIN008", "readiness-timeout-default", GLOBEX_US, lambda d: pop_from(
+        container(d, WEB)["readinessProbe"], "timeoutSeconds", f"Deployment/{WEB}")),
+    Case("WIN009", "database-without-fs-group", ACME, lambda d: pop_from(
+        one(d, "StatefulSet")["spec"]["template"]["spec"]["securityContext"], "fsGroup", f"StatefulSet/{DB}")),
+    Case("WIN009", "database-fs-group-root", ACME, lambda d: set_to(
+        one(d, "StatefulSet")["spec"]["template"]["spec"]["securityContext"], "fsGroup", 0, f"StatefulSet/{DB}")),
+    Case("WIN010", "no-disruption-budget", GLOBEX, lambda d: (
+        drop(d, "PodDisruptionBudget", WEB), f"Deployment/{WEB}")[1]),
+    Case("WIN010", "budget-blocks-every-drain", ACME, lambda d: set_to(
+        one(d, "PodDisruptionBudget")["spec"], "maxUnavailable", 0, f"PodDisruptionBudget/{WEB}")),
+    Case("WIN011", "no-zone-spread", GLOBEX_US, lambda d: pop_from(
+        pod(d, WEB), "topologySpreadConstraints", f"Deployment/{WEB}")),
+    Case("WIN012", "dependency-check-gives-up-early", ACME, _short_dependency_check),
+    Case("WIN013", "body-size-default", ACME, lambda d: pop_from(
+        one(d, "Ingress")["metadata"]["annotations"], "nginx.ingress.kubernetes.io/proxy-body-size",
+        "Ingress/workflowgen")),
+    Case("WIN013", "body-size-too-small", GLOBEX, lambda d: set_to(
+        one(d, "Ingress")["metadata"]["annotations"], "nginx.ingress.kubernetes.io/proxy-body-size", "8m",
+        "Ingress/workflowgen")),
 ]
 
 

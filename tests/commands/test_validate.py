@@ -185,7 +185,8 @@ def test_changed_since_selects_affected_overlays(wide_estate: Path, crds: Path) 
     none = validate(wide_estate, ValidateRequest(changed_since=head, crd_dirs=(crds,)))
     assert none.overlays == [] and none.findings == []
     tenant = wide_estate / layout.tenant_file("t2")
-    tenant.write_text(tenant.read_text().replace("size: large", "size: medium"))
+    # A size down would shrink t2's volumes, which generate refuses: grow its data volume instead.
+    tenant.write_text(tenant.read_text().replace("size: large", "size: large\nstorage:\n  data: 300Gi"))
     generate_estate(wide_estate)
     one = validate(wide_estate, ValidateRequest(changed_since=head, crd_dirs=(crds,)))
     assert one.overlays == ["overlays/t2/eu-west-1", "overlays/t2/us-east-1"] and one.findings == []
@@ -223,6 +224,27 @@ def test_sarif_carries_what_code_scanning_requires(estate: Path, crds: Path) -> 
 def test_crd_dir_that_does_not_exist(estate: Path, tmp_path: Path) -> None:
     result = cli("validate", "--repo", str(estate), "--crd-dir", str(tmp_path / "nope"))
     assert result.exit_code == 2 and "nope" in result.output
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec: [unclosed\n",
+     "is not valid YAML"),
+    ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: x.example.com\n",
+     "document 1 (x.example.com) has no spec"),
+    ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: y\nspec:\n"
+     "  group: example.com\n", "lacks spec.names.kind, spec.versions"),
+])
+def test_a_broken_crd_file_is_named_with_exit_2(estate: Path, tmp_path: Path, content: str, expected: str) -> None:
+    crds = estate / "crds"
+    crds.mkdir()
+    (crds / "broken.yaml").write_text(content)
+    config = estate / "gitops-gen.yaml"
+    config.write_text(config.read_text().replace("crds: []", "crds:\n  - crds"))
+    result = cli("validate", "--repo", str(estate))
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert f"CRD file {crds / 'broken.yaml'}" in result.output and expected in result.output, result.output
+    assert "CustomResourceDefinition" in result.output  # the hint: what belongs in the folder
 
 
 def test_init_ci_workflow_runs_validate(tmp_path: Path) -> None:
@@ -264,5 +286,6 @@ def test_missing_overlay_is_drift_not_a_crash(estate: Path, crds: Path) -> None:
     assert "overlays/globex/us-east-1" not in result.overlays
     assert {(f.rule, f.message) for f in result.findings if f.rule == "DRIFT001"} == {
         ("DRIFT001", f"overlays/globex/us-east-1/{name} is missing")
-        for name in ("database-egress.yaml", "external-secrets.yaml", "ingress.yaml", "kustomization.yaml")}
+        for name in ("database-egress.yaml", "disruption-budget.yaml", "external-secrets.yaml", "ingress.yaml",
+                     "kustomization.yaml", "quota.yaml")}
     assert {f.rule for f in result.findings} == {"DRIFT001", "DATA006"}, "the Flux Kustomization points at nothing"
