@@ -116,10 +116,18 @@ def shared_input_hash_of(files: Sequence[str], read: Callable[[str], bytes | Non
 
 
 def overlay_input_hash_of(files: Sequence[str], read: Callable[[str], bytes | None], overlay: str,
-                          shared: str) -> str:
+                          shared: str, extra: Iterable[str] = ()) -> str:
     h = hashlib.sha256(shared.encode())
     _hash_files(h, walk_order(files, overlay), read)
+    _hash_files(h, outside_inputs(overlay, extra), read)
     return h.hexdigest()
+
+
+def outside_inputs(overlay: str, reached: Iterable[str]) -> list[str]:
+    """The files an overlay's build reads beyond the base and its own directory (sorted): they belong in
+    its input hash too."""
+    own = (layout.BASE_DIR + "/", overlay.rstrip("/") + "/")
+    return sorted(p for p in reached if not p.startswith(own))
 
 
 def _hash_files(h: Any, paths: Iterable[str], read: Callable[[str], bytes | None]) -> None:
@@ -136,9 +144,13 @@ def shared_input_hash(root: Path) -> str:
     return h.hexdigest()
 
 
-def overlay_input_hash(root: Path, overlay: str, shared: str) -> str:
+def overlay_input_hash(root: Path, overlay: str, shared: str, extra: Iterable[str] = ()) -> str:
+    """Hash of what one overlay's build reads: ``shared``, its directory, and the files in ``extra`` (the
+    overlay's reach) outside both."""
     h = hashlib.sha256(shared.encode())
     _hash_tree(root, overlay, h)
+    for rel in outside_inputs(overlay, extra):
+        _hash_tree(root, rel, h)
     return h.hexdigest()
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gitops_gen import yamlio
 from gitops_gen.errors import UserError
 
@@ -61,15 +63,46 @@ def load_crd_schemas(dirs: Iterable[Path]) -> dict[GroupVersionKind, dict[str, A
             raise UserError(f"CRD directory {d} does not exist",
                             "pass a directory holding CRD YAML files (--crd-dir, or 'crds' in gitops-gen.yaml)")
         for f in sorted([*d.rglob("*.yaml"), *d.rglob("*.yml")]):
-            for doc in yamlio.load_all(f.read_bytes()):
-                if not isinstance(doc, Mapping) or doc.get("kind") != "CustomResourceDefinition":
-                    continue
-                spec = doc["spec"]
-                for version in spec.get("versions", []):
-                    schema = (version.get("schema") or {}).get("openAPIV3Schema")
-                    if version.get("served", True) and schema:
-                        schemas[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = schema
+            schemas.update(_crd_file_schemas(f))
     return schemas
+
+
+def _crd_file_schemas(f: Path) -> dict[GroupVersionKind, dict[str, Any]]:
+    """The served versions' schemas of the CRDs in one file; a file that is not YAML, or a CRD without the
+    fields a CRD has (spec.group, spec.names.kind, spec.versions[].name), is a UserError naming it."""
+    hint = ("put only CustomResourceDefinition YAML files there, as the project publishes them (e.g. "
+            "'kubectl get crd NAME -o yaml'), or take the file out of the folder")
+    try:
+        docs = list(yamlio.load_all(f.read_bytes()))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"CRD file {f}{where} is not valid YAML: {problem}", hint) from None
+    out: dict[GroupVersionKind, dict[str, Any]] = {}
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, Mapping) or doc.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = doc.get("spec")
+        name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), Mapping) else None
+        what = f"CRD file {f}: document {i + 1} ({name or 'no name'})"
+        if not isinstance(spec, Mapping):
+            raise UserError(f"{what} has no spec", hint)
+        group, names, versions = spec.get("group"), spec.get("names"), spec.get("versions")
+        kind = names.get("kind") if isinstance(names, Mapping) else None
+        if not isinstance(group, str) or not isinstance(kind, str) or not isinstance(versions, list):
+            checks = (("spec.group", isinstance(group, str)), ("spec.names.kind", isinstance(kind, str)),
+                      ("spec.versions", isinstance(versions, list)))
+            missing = [n for n, ok in checks if not ok]
+            raise UserError(f"{what} lacks {', '.join(missing)}", hint)
+        for version in versions:
+            if not isinstance(version, Mapping) or not isinstance(version.get("name"), str):
+                raise UserError(f"{what}: an entry of spec.versions has no name", hint)
+            schema_holder = version.get("schema")
+            schema = schema_holder.get("openAPIV3Schema") if isinstance(schema_holder, Mapping) else None
+            if version.get("served", True) and isinstance(schema, Mapping):
+                out[(f"{group}/{version['name']}", kind)] = dict(schema)
+    return out
 
 
 def _format(errors: Iterable[Any]) -> list[str]:

@@ -88,7 +88,8 @@ class Application:
     tenant: str | None  #: label gitops-gen.io/tenant
     cluster: str | None  #: label gitops-gen.io/cluster, else the clusters/<cluster>/ of the ApplicationSet's file
     #: the ApplicationSet's spec.syncPolicy.applicationsSync: with create-only or create-update (and the
-    #: controller's policy override enabled), Argo CD does not delete an Application that is no longer generated
+    #: controller honours it: no controller-wide policy, or the override enabled), Argo CD does not delete an
+    #: Application that is no longer generated
     applications_sync: str = "sync"
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from gitops_gen import checks, gitrepo, yamlio
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate, load_estate
+from gitops_gen.generate.quantity import parse_quantity
 from gitops_gen.render.kustomize import (
     OverlayRef,
     Progress,
@@ -36,9 +41,10 @@ from gitops_gen.render.kustomize import (
     shared_input_hash,
     shared_input_hash_of,
 )
+from gitops_gen.render.reach import Escape, Reacher
 from gitops_gen.review.appset import inputs_confined
 from gitops_gen.review.controllers import ControllerChange, diff_controllers
-from gitops_gen.review.sides import CommitSide, Side, WorkTreeSide, materialize
+from gitops_gen.review.sides import CommitSide, Side, WorkTreeSide, docs_of, files_under, materialize, tree_of
 
 Docs = list[dict[str, Any]]
 #: kustomize appends a 10-character hash to generated ConfigMap and Secret names.
@@ -87,7 +93,8 @@ class DiffResult:
     controllers: list[ControllerChange] = field(default_factory=list)
     objects: list[ObjectChange] = field(default_factory=list)
     risks: list[Risk] = field(default_factory=list)
-    overlays: list[tuple[str, str, str]] = field(default_factory=list)  # (tenant, cluster, added|removed|changed)
+    #: (tenant, cluster, added|removed|changed|not rendered): 'not rendered' when it reaches outside the repository
+    overlays: list[tuple[str, str, str]] = field(default_factory=list)
     compared: int = 0   # overlay renders compared, both sides (from the cache or built)
     built: int = 0      # of which built by kustomize now
 
@@ -185,9 +192,65 @@ def _secret_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[s
     return tuple(sorted(keys))
 
 
+#: Keys the masks of one run are made with: equal values get equal masks within a diff (a change shows),
+#: and nothing links a mask to its value once the run is over.
+_MASK_KEY = secrets.token_bytes(32)
+_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def _mask(value: Any) -> str:
+    digest = hmac.new(_MASK_KEY, str(value).encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:8]
+    return f"*** (masked: looks like a secret; {digest})"
+
+
+def _masked_env(node: Any) -> Any:
+    """A copy of a pod template spec (or anything holding one) whose secret-looking env literals are masked;
+    the same object when there is nothing to mask."""
+    if isinstance(node, dict):
+        out: dict[str, Any] | None = None
+        for k, v in node.items():
+            if k in _CONTAINER_LISTS and isinstance(v, list):
+                new_v: Any = [_masked_container(c) for c in v]
+                changed = any(a is not b for a, b in zip(new_v, v, strict=True))
+            else:
+                new_v = _masked_env(v)
+                changed = new_v is not v
+            if changed:
+                out = dict(node) if out is None else out
+                out[k] = new_v
+        return node if out is None else out
+    if isinstance(node, list):
+        items = [_masked_env(v) for v in node]
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
+    return node
+
+
+def _masked_container(c: Any) -> Any:
+    if not isinstance(c, dict) or not isinstance(c.get("env"), list):
+        return c
+    env = [dict(e, value=_mask(e["value"])) if isinstance(e, dict) and "value" in e
+           and checks.literal_secret(str(e.get("name")), e["value"]) else e for e in c["env"]]
+    return c if all(a is b for a, b in zip(env, c["env"], strict=True)) else {**c, "env": env}
+
+
+def masked(doc: dict[str, Any]) -> dict[str, Any]:
+    """The object as a review may show it: ConfigMap entries and env literals that look like secrets (what
+    validate's SEC002 flags: passwords, keys, connection strings) masked as Secret values are."""
+    if doc.get("kind") == "ConfigMap" and isinstance(doc.get("data"), dict):
+        data = doc["data"]
+        hidden = {k: _mask(v) for k, v in data.items() if checks.literal_secret(str(k), v)}
+        return {**doc, "data": {**data, **hidden}} if hidden else doc
+    spec = doc.get("spec")
+    if isinstance(spec, dict):
+        new_spec = _masked_env(spec)
+        if new_spec is not spec:
+            return {**doc, "spec": new_spec}
+    return doc
+
+
 def diff_objects(tenant: str, cluster: str, base: Docs, head: Docs) -> list[ObjectChange]:
-    old = {_key(d): d for d in base}
-    new = {_key(d): d for d in head}
+    old = {_key(d): masked(d) for d in base}
+    new = {_key(d): masked(d) for d in head}
     old_names, new_names = _generated_names(base), _generated_names(head)
     out: list[ObjectChange] = []
     for key in sorted(set(old) | set(new)):
@@ -244,6 +307,60 @@ def _image_version(docs: Iterable[Mapping[str, Any]]) -> tuple[int, ...] | None:
     return None
 
 
+#: Spec fields of a StatefulSet an update may change; the API server refuses any other (kubernetes
+#: pkg/apis/apps/validation ValidateStatefulSetUpdate).
+STATEFULSET_MUTABLE = frozenset({"replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                                 "persistentVolumeClaimRetentionPolicy", "minReadySeconds"})
+#: Immutable spec fields of other kinds (ValidateDeploymentUpdate / ValidateDaemonSetUpdate /
+#: ValidateReplicaSetUpdate: selector; ValidateJobUpdate: selector and template; ValidatePersistentVolumeClaimUpdate;
+#: ValidateServiceUpdate: clusterIP(s); a Service's type change is listed by the issue as one to avoid too).
+IMMUTABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("selector",), "DaemonSet": ("selector",), "ReplicaSet": ("selector",),
+    "Job": ("selector", "template", "completionMode"),
+    "PersistentVolumeClaim": ("storageClassName", "accessModes", "volumeName", "volumeMode", "dataSource",
+                              "dataSourceRef"),
+    "Service": ("type", "clusterIP", "clusterIPs"),
+}
+
+
+def _quantity(value: Any) -> Decimal | None:
+    try:
+        return parse_quantity(str(value))
+    except ValueError:
+        return None
+
+
+def _requested(spec: Mapping[str, Any]) -> Decimal | None:
+    resources = spec.get("resources")
+    requests = resources.get("requests") if isinstance(resources, Mapping) else None
+    return _quantity(requests.get("storage")) if isinstance(requests, Mapping) else None
+
+
+def immutable_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The fields the API server refuses to change between two versions of one applied object."""
+    kind = before.get("kind")
+    old, new = before.get("spec") or {}, after.get("spec") or {}
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return []
+    fields: list[str] = []
+    if kind == "StatefulSet":
+        fields = sorted(f"spec.{k}" for k in set(old) | set(new)
+                        if k not in STATEFULSET_MUTABLE and _sorted(old.get(k)) != _sorted(new.get(k)))
+    elif kind in IMMUTABLE_FIELDS:
+        for k in IMMUTABLE_FIELDS[kind]:
+            if kind == "Service" and k != "type" and not (old.get(k) and new.get(k)):
+                continue  # an address the API server allocates stays as it is when git leaves it out
+            if _sorted(old.get(k)) != _sorted(new.get(k)):
+                fields.append(f"spec.{k}")
+    if kind == "PersistentVolumeClaim":
+        was, now = _requested(old), _requested(new)
+        if was is not None and now is not None and now < was:
+            fields.append("spec.resources.requests.storage (smaller)")
+    if kind in ("ConfigMap", "Secret") and before.get("immutable") is True:
+        fields += [k for k in ("data", "binaryData", "stringData") if _sorted(before.get(k)) != _sorted(after.get(k))]
+    return fields
+
+
 def overlay_risks(tenant: str, cluster: str, base: Docs | None, head: Docs | None, estate_head: Estate | None,
                   estate_base: Estate | None) -> list[Risk]:
     risks: list[Risk] = []
@@ -264,6 +381,15 @@ def overlay_risks(tenant: str, cluster: str, base: Docs | None, head: Docs | Non
         elif _protected(doc) and not _protected(new[key]):
             risks.append(Risk("high", "data-unprotected", tenant, cluster,
                               f"{key[0]}/{key[2]} loses its Prune=false,Delete=false or prune: disabled protection"))
+    for key, doc in new.items():
+        if key in old:
+            changed = immutable_changes(old[key], doc)
+            if changed:
+                risks.append(Risk("high", "immutable-field", tenant, cluster,
+                                  f"{key[0]}/{key[2]}: {', '.join(changed)} changes, and the API server refuses "
+                                  "that on an object already applied: the sync fails on this tenant until the object "
+                                  "is deleted and re-created (for a StatefulSet, 'kubectl delete --cascade=orphan' "
+                                  "keeps its pods and volumes)"))
     if base and head:
         before, after = _image_version(base), _image_version(head)
         if before and after and after < before:
@@ -373,16 +499,29 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
         old_p = {(t.name, c) for t in base_estate.tenants.values() for c in t.placements}
         new_p = {(t.name, c) for t in head_estate.tenants.values() for c in t.placements}
         changed = _changed_paths(repo, prefix, base_side, head_side)
+        base_reacher, head_reacher = Reacher(tree_of(base_side)), Reacher(tree_of(head_side))
         affected = overlays_affected(changed, sorted(old_p | new_p)) | (old_p ^ new_p)
+        affected |= _reaching(changed, base_reacher, old_p) | _reaching(changed, head_reacher, new_p)
         affected = {(t, c) for t, c in affected
                     if (not tenants or t in tenants) and (not clusters or c in clusters)}
         result = DiffResult(base_side.label, head_side.label)
-        base_docs, base_built = _render_side(base_side, base_root, sorted(affected & old_p), cache, progress)
-        head_docs, head_built = _render_side(head_side, head_root, sorted(affected & new_p), cache, progress)
+        base_docs, base_built, base_out = _render_side(base_side, base_root, sorted(affected & old_p), cache,
+                                                       progress, base_reacher)
+        head_docs, head_built, head_out = _render_side(head_side, head_root, sorted(affected & new_p), cache,
+                                                       progress, head_reacher)
         result.compared = len(base_docs) + len(head_docs)
         result.built = base_built + head_built
         for t, c in sorted(affected):
             path = layout.overlay_dir(t, c)
+            escapes = [*head_out.get(path, ()), *(e for e in base_out.get(path, ()) if e not in head_out.get(path, ()))]
+            if escapes:
+                # Never built, never shown: what lies outside the repository stays out of the review.
+                side = "HEAD" if path in head_out else "BASE"
+                result.risks.append(Risk("high", "outside-reference", t, c, f"{path} is not rendered: on {side} "
+                                         + "; ".join(e.describe() for e in escapes[:5])
+                                         + (f" (and {len(escapes) - 5} more)" if len(escapes) > 5 else "")))
+                result.overlays.append((t, c, "not rendered"))
+                continue
             before, after = base_docs.get(path), head_docs.get(path)
             if before is None and after is None:
                 continue
@@ -392,6 +531,19 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
                 result.overlays.append((t, c, state))
             result.objects += objects
             result.risks += overlay_risks(t, c, before, after, head_estate, base_estate)
+        # A Flux placement's Namespace, reconciler account and RoleBinding come from its platform files:
+        # shown as the tenant's objects too, plain YAML that Flux applies as it is.
+        platform = [(t, c) for t, c in _platform_changes(changed)
+                    if (not tenants or t in tenants) and (not clusters or c in clusters)]
+        base_files, head_files = (base_side.files(), head_side.files()) if platform else ([], [])
+        for t, c in platform:
+            before_p, after_p = _platform_docs(base_side, base_files, t, c), _platform_docs(head_side, head_files, t, c)
+            objects = diff_objects(t, c, before_p, after_p)
+            if objects and not any((t, c) == (x, y) for x, y, _ in result.overlays):
+                result.overlays.append((t, c, "added" if not before_p else "removed" if not after_p else "changed"))
+            result.objects += objects
+            result.risks += overlay_risks(t, c, before_p or None, after_p or None, None, None)
+        result.objects.sort(key=lambda o: (o.tenant, o.cluster, o.kind, o.name))
         controller_paths = [p for p in changed if p == layout.CONFIG_FILE
                             or p.startswith((f"{layout.CLUSTERS_DIR}/", f"{layout.ARGOCD_DIR}/"))]
         # Nothing the controllers read changed (the usual edit of a tenant): no expansion of every
@@ -407,25 +559,70 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
     return result
 
 
+def _platform_changes(changed: Iterable[str]) -> list[tuple[str, str]]:
+    """(tenant, cluster) of every Flux placement whose platform files (clusters/<c>/platform/<t>/) changed."""
+    out = set()
+    for p in changed:
+        parts = p.split("/")
+        if len(parts) >= 5 and parts[0] == layout.CLUSTERS_DIR and parts[2] == "platform":
+            out.add((parts[3], parts[1]))
+    return sorted(out)
+
+
+def _platform_docs(side: Side, files: list[str], tenant: str, cluster: str) -> Docs:
+    docs: Docs = []
+    for rel in files_under(files, layout.tenant_platform_dir(cluster, tenant)):
+        if rel.endswith((".yaml", ".yml")):
+            data = side.read(rel)
+            docs += [dict(d) for d in docs_of(data)] if data is not None else []
+    return docs
+
+
+#: Top-level paths whose changes ``overlays_affected`` maps to overlays by layout alone.
+_LAID_OUT = (layout.BASE_DIR + "/", layout.OVERLAYS_DIR + "/", layout.CLUSTERS_DIR + "/", layout.ARGOCD_DIR + "/")
+
+
+def _reaching(changed: Iterable[str], reacher: Reacher, placements: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Placements whose build reads a changed file that lies outside the estate's own layout (a shared
+    patch an overlay was pointed at by hand); read only when such a file changed."""
+    loose = {p for p in changed if not p.startswith(_LAID_OUT) and p != layout.CONFIG_FILE}
+    if not loose:
+        return set()
+    return {(t, c) for t, c in placements if loose & reacher.reach(layout.overlay_dir(t, c)).files}
+
+
+Escapes = dict[str, tuple[Escape, ...]]
+
+
 def _render_side(side: Side, side_root: Path, placements: Sequence[tuple[str, str]], cache: RenderCache,
-                 progress: Progress | None) -> tuple[dict[str, Docs], int]:
-    """Rendered objects of these overlays on one side, and how many kustomize had to build.
+                 progress: Progress | None, reacher: Reacher) -> tuple[dict[str, Docs], int, Escapes]:
+    """Rendered objects of these overlays on one side, how many kustomize had to build, and the overlays
+    not built because they reach outside the repository (with what they reach).
 
     A commit's overlays are keyed from its git objects; only those not in the render cache are written
-    out (with the base) for kustomize to build."""
+    out (with every file they read) for kustomize to build."""
     if not placements:
-        return {}, 0
+        return {}, 0, {}
     present = [(t, c) for t, c in placements if side.read(f"{layout.overlay_dir(t, c)}/kustomization.yaml")]
+    escapes: Escapes = {}
+    reached: dict[str, frozenset[str]] = {}
+    for t, c in present:
+        path = layout.overlay_dir(t, c)
+        reach = reacher.reach(path)
+        if reach.escapes:
+            escapes[path] = reach.escapes
+        else:
+            reached[path] = reach.files
+    present = [(t, c) for t, c in present if layout.overlay_dir(t, c) in reached]
     if isinstance(side, WorkTreeSide):
         shared = shared_input_hash(side_root)
-        refs = [OverlayRef(layout.overlay_dir(t, c), t, c, t,
-                           overlay_input_hash(side_root, layout.overlay_dir(t, c), shared)) for t, c in present]
+        refs = [OverlayRef(p, t, c, t, overlay_input_hash(side_root, p, shared, reached[p]))
+                for t, c in present for p in [layout.overlay_dir(t, c)]]
     else:
         files = side.files()
         shared = shared_input_hash_of(files, side.read)
-        refs = [OverlayRef(layout.overlay_dir(t, c), t, c, t,
-                           overlay_input_hash_of(files, side.read, layout.overlay_dir(t, c), shared))
-                for t, c in present]
+        refs = [OverlayRef(p, t, c, t, overlay_input_hash_of(files, side.read, p, shared, reached[p]))
+                for t, c in present for p in [layout.overlay_dir(t, c)]]
     docs: dict[str, Docs] = {}
     missing: list[OverlayRef] = []
     for r in refs:
@@ -435,6 +632,7 @@ def _render_side(side: Side, side_root: Path, placements: Sequence[tuple[str, st
         else:
             docs[r.path] = hit
     if missing and not isinstance(side, WorkTreeSide):
-        materialize(side, [f"{layout.BASE_DIR}/", *(f"{r.path}/" for r in missing)], side_root)
+        needed = {f for r in missing for f in reached[r.path]}
+        materialize(side, [f"{layout.BASE_DIR}/", *(f"{r.path}/" for r in missing), *sorted(needed)], side_root)
     docs.update(render_overlays(side_root, missing, cache, progress=progress))
-    return docs, len(missing)
+    return docs, len(missing), escapes

@@ -24,6 +24,7 @@ import yaml
 from gitops_gen import yamlio
 from gitops_gen.errors import GitError
 from gitops_gen.estate import layout
+from gitops_gen.render.reach import DiskTree, ListedTree, Tree
 
 #: Git file modes of the entries a side does not present as files.
 _MODE_LINK = 0o120000
@@ -113,6 +114,10 @@ class CommitSide:
             clean = _clean(posixpath.normpath(posixpath.join(posixpath.dirname(clean), target)))
         return None
 
+    def unresolved_links(self) -> list[str]:
+        """Symbolic links of the tree that lead outside it, or nowhere."""
+        return sorted(p for p, (_oid, mode) in self._index().items() if mode == _MODE_LINK and self.read(p) is None)
+
     def files(self) -> list[str]:
         if self._files is None:
             entries = self._index()
@@ -151,6 +156,15 @@ class WorkTreeSide:
             # A dangling link (or a link to a directory) is not a file, as in a commit.
             out += [prefix + f for f in filenames if f != ".git" and os.path.isfile(os.path.join(dirpath, f))]
         return sorted(out)
+
+
+def tree_of(side: Side) -> Tree:
+    """The side as render.reach reads it: a commit by its files and links, the work tree on disk."""
+    if isinstance(side, WorkTreeSide):
+        return DiskTree(side.root)
+    if isinstance(side, CommitSide):
+        return ListedTree(side.files(), side.read, side.unresolved_links())
+    return ListedTree(side.files(), side.read)
 
 
 def files_under(files: list[str], directory: str) -> list[str]:

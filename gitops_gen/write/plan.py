@@ -12,6 +12,7 @@ from gitops_gen.atomic import temporary_of
 from gitops_gen.errors import UserError
 from gitops_gen.estate.source import refuse_symlinks
 from gitops_gen.generate import is_generated, is_hand_edited
+from gitops_gen.generate.overlay import volume_change_problems
 
 Action = Literal["create", "update", "delete"]
 
@@ -70,6 +71,24 @@ def plan_against(read: Callable[[str], bytes | None], desired: Mapping[str, str]
                 reason = "stale"
             plan.changes.append(Change(rel, "update", desired[rel], reason))
     return plan
+
+
+def refuse_immutable(plan: Plan, read: Callable[[str], bytes | None]) -> None:
+    """Refuse a plan that would change, on objects a controller has already applied, a field the API
+    server never lets change: a volume's size downwards or its storage class."""
+    problems: list[str] = []
+    for c in plan.changes:
+        parts = c.path.split("/")
+        if c.action != "update" or c.content is None or len(parts) != 4 or parts[0] != "overlays" \
+                or parts[3] != "kustomization.yaml":
+            continue
+        before = _decode(read(c.path))
+        if before:
+            problems += volume_change_problems("/".join(parts[:3]), before, c.content)
+    if problems:
+        raise UserError("the change would alter volumes the cluster refuses to alter:\n    " + "\n    ".join(problems),
+                        "nothing was written; change the declaration as the message says, then run the command "
+                        "again")
 
 
 def _read_file(root: Path, rel: str) -> bytes | None:

@@ -36,7 +36,7 @@ from gitops_gen.estate.model import EstateConfig
 from gitops_gen.estate.source import DirectorySource, Source, refuse_symlinks
 from gitops_gen.write import worktree
 from gitops_gen.write.lock import estate_lock
-from gitops_gen.write.plan import Change, Plan, plan_against, plan_files
+from gitops_gen.write.plan import Change, Plan, plan_against, plan_files, refuse_immutable
 from gitops_gen.write.tree import TreeSource
 
 
@@ -238,6 +238,7 @@ def _plan_on(er: EstateRepo, draft: Callable[[Source, EstateRepo, pygit2.Commit]
     plan = plan_against(source.read, d.desired)
     plan.changes += [Change(p, "delete", None, "removed") for p in d.removed if source.read(p) is not None]
     refuse_unmanaged(plan, command)
+    refuse_immutable(plan, source.read)
     return source, d, plan
 
 
@@ -424,6 +425,7 @@ def _work_tree_plan(er: EstateRepo, command: str, desired: Callable[[Source], di
                     orphans_under: tuple[str, ...], dry_run: bool, check_dirty: bool) -> ChangeResult:
     files = desired(DirectorySource(er.root))
     plan = plan_files(er.root, files, orphans_under=orphans_under)
+    refuse_immutable(plan, DirectorySource(er.root).read)
     result = ChangeResult(plan, dry_run=dry_run)
     if plan.empty or dry_run:
         return result

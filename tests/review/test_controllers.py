@@ -23,12 +23,16 @@ def test_fresh_estate_expands_to_the_expected_applications(estate: Path) -> None
             side.label
         assert expansion.unexpanded == ()
         flux = flux_kustomizations(side)
-        assert sorted(flux) == ["flux-system/gitops-gen-tenants", "flux-system/globex"]
+        assert sorted(flux) == ["flux-system/gitops-gen-tenants", "flux-system/globex",
+                                "flux-system/globex-platform"]
         globex = flux["flux-system/globex"]
         assert (globex.path, globex.target_namespace, globex.prune, globex.service_account, globex.source,
                 globex.tenant, globex.cluster) == ("./overlays/globex/us-east-1", "globex", True,
-                                                   "kustomize-controller", "GitRepository/gitops-gen", "globex",
+                                                   "globex-reconciler", "GitRepository/gitops-gen", "globex",
                                                    "us-east-1")
+        platform = flux["flux-system/globex-platform"]
+        assert (platform.path, platform.service_account, platform.tenant) == (
+            "./clusters/us-east-1/platform/globex", "kustomize-controller", "globex")
     assert CommitSide(repo_of(estate), "HEAD").files() == WorkTreeSide(estate).files()
 
 
@@ -41,8 +45,9 @@ def test_adding_a_tenant_adds_its_application_and_kustomization(estate: Path) ->
     assert [(c.kind, c.key, c.change, c.tenant, c.cluster) for c in changes] == [
         ("Application", "argocd/initech-eu-west-1", "added", "initech", "eu-west-1"),
         ("Kustomization", "flux-system/initech", "added", "initech", "us-east-1"),
+        ("Kustomization", "flux-system/initech-platform", "added", "initech", "us-east-1"),
     ]
-    app, kustomization = (dict((f, new) for f, _old, new in c.fields) for c in changes)
+    app, kustomization, _ = (dict((f, new) for f, _old, new in c.fields) for c in changes)
     assert all(old == "" for c in changes for _f, old, _new in c.fields)
     assert app["source.path"] == "overlays/initech/eu-west-1"
     assert app["destination.server"] == "https://10.0.0.1:6443"
@@ -63,15 +68,16 @@ def test_placing_a_tenant_on_a_second_cluster_adds_a_kustomization(estate: Path)
     repo = repo_of(estate)
     changes = diff_controllers(CommitSide(repo, base), CommitSide(repo, "acme-us"))
     assert [(c.kind, c.key, c.change, c.tenant, c.cluster) for c in changes] == [
-        ("Kustomization", "flux-system/acme", "added", "acme", "us-east-1")]
+        ("Kustomization", "flux-system/acme", "added", "acme", "us-east-1"),
+        ("Kustomization", "flux-system/acme-platform", "added", "acme", "us-east-1")]
     assert ("path", "", "./overlays/acme/us-east-1") in changes[0].fields
 
 
 def test_removing_a_tenant_removes_its_application_and_kustomization(estate: Path) -> None:
     base = head_id(estate)
     removed = [p for p in WorkTreeSide(estate).files()
-               if p.startswith("overlays/globex/") or p.endswith("/tenants/globex.yaml")
-               or p == "argocd/projects/globex.yaml"]
+               if p.startswith(("overlays/globex/", "clusters/us-east-1/platform/globex/"))
+               or p.endswith("/tenants/globex.yaml") or p == "argocd/projects/globex.yaml"]
     shutil.rmtree(estate / "overlays/globex")
     for p in removed:
         (estate / p).unlink(missing_ok=True)
@@ -81,6 +87,7 @@ def test_removing_a_tenant_removes_its_application_and_kustomization(estate: Pat
     assert [(c.kind, c.key, c.change, c.tenant, c.cluster) for c in changes] == [
         ("Application", "argocd/globex-eu-west-1", "removed", "globex", "eu-west-1"),
         ("Kustomization", "flux-system/globex", "removed", "globex", "us-east-1"),
+        ("Kustomization", "flux-system/globex-platform", "removed", "globex", "us-east-1"),
     ]
     app = {f: (old, new) for f, old, new in changes[0].fields}
     assert app["source.path"] == ("overlays/globex/eu-west-1", "")

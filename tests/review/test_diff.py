@@ -80,7 +80,8 @@ def test_add_tenant(estate: Path) -> None:
                checkout=True)
     result = diff(estate, base, "HEAD")
     assert controllers(result) == {("Application", "argocd/newco-eu-west-1", "added"),
-                                   ("Kustomization", "flux-system/newco", "added")}
+                                   ("Kustomization", "flux-system/newco", "added"),
+                                   ("Kustomization", "flux-system/newco-platform", "added")}
     assert result.overlays == [("newco", "eu-west-1", "added"), ("newco", "us-east-1", "added")]
     assert {o.change for o in result.objects} == {"added"}
     added = {(o.cluster, o.kind, o.name) for o in result.objects}
@@ -101,7 +102,7 @@ def test_remove_tenant(estate: Path) -> None:
     assert ("tenant-leaves-cluster", "acme", "eu-west-1") in found
     # The data-bearing objects carry both controllers' protection: they stay in the cluster.
     assert {r.message.split(" ")[0] for r in result.risks if r.id == "data-orphaned"} == {
-        "Namespace/acme", "PersistentVolumeClaim/workflowgen-data", "StatefulSet/workflowgen-database"}
+        "Namespace/acme", "PersistentVolumeClaim/workflowgen-data", "PersistentVolumeClaim/data-workflowgen-database-0"}
     assert "data-deleted" not in {r.id for r in result.risks}
     assert result.risks[0].severity == "high"
     golden("diff-remove-tenant.md", as_markdown(result))
@@ -120,7 +121,7 @@ def test_data_losing_its_protection_then_deleted(estate: Path) -> None:
     generate_estate(estate)
     gone = diff(estate, unprotected)
     assert {r.message.split(" ")[0] for r in gone.risks if r.id == "data-deleted"} == {
-        "Namespace/acme", "PersistentVolumeClaim/workflowgen-data", "StatefulSet/workflowgen-database"}
+        "Namespace/acme", "PersistentVolumeClaim/workflowgen-data", "PersistentVolumeClaim/data-workflowgen-database-0"}
     assert all(r.severity == "high" for r in gone.risks if r.id == "data-deleted")
 
 
@@ -131,7 +132,8 @@ def test_place_tenant_on_a_second_cluster(estate: Path) -> None:
                                                                             "  - cluster: us-east-1\n"))
     generate_estate(estate)
     result = diff(estate, base)  # HEAD defaults to the work tree
-    assert controllers(result) == {("Kustomization", "flux-system/acme", "added")}
+    assert controllers(result) == {("Kustomization", "flux-system/acme", "added"),
+                                   ("Kustomization", "flux-system/acme-platform", "added")}
     assert result.overlays == [("acme", "us-east-1", "added")]
     assert {(o.cluster, o.change) for o in result.objects} == {("us-east-1", "added")}
     assert ("us-east-1", "Namespace", "acme") in {(o.cluster, o.kind, o.name) for o in result.objects}
@@ -188,7 +190,7 @@ def test_weakened_network_policy_is_a_rule_regression(estate: Path) -> None:
     policies = estate / "base" / "network-policies.yaml"
     policies.write_text(policies.read_text().replace(
         "    - namespaceSelector:\n        matchLabels:\n          kubernetes.io/metadata.name: ingress-nginx\n",
-        "    - namespaceSelector: {}\n"))
+        "    - namespaceSelector: {}\n", 1))  # the web pods' policy, the first of two admitting the controller
     result = diff(estate, base)
     assert not result.controllers
     regressions = {(r.tenant, r.cluster, r.message.split(" ")[0]) for r in result.risks if r.id == "rule-regression"}
@@ -214,12 +216,12 @@ def test_windows_build_mismatch_and_scaled_windows_services(estate: Path) -> Non
 def test_configmap_hash_change_is_a_rename_not_noise(estate: Path) -> None:
     base = head(estate)
     tenant = estate / layout.tenant_file("acme")
-    tenant.write_text(tenant.read_text().replace("auth: application", "auth: okta"))
+    tenant.write_text(tenant.read_text().replace("auth: application", "auth: basic"))
     generate_estate(estate)
     result = diff(estate, base)
     config_map = next(o for o in result.objects if o.kind == "ConfigMap")
     assert config_map.renamed_from and config_map.renamed_from != config_map.name
-    assert "+  WFGEN_AUTH_MODE: okta" in config_map.diff
+    assert "+  WFGEN_AUTH_MODE: basic" in config_map.diff
     # The Deployments differ only in the ConfigMap name they refer to: no change, no noise.
     assert not [o for o in result.objects if o.kind == "Deployment"]
     # ... though the rendered Deployment itself did change: it names the new ConfigMap.
@@ -350,3 +352,101 @@ def test_controllers_are_expanded_whenever_a_generator_reads_the_changed_files(e
     (estate / "overlays" / "zeta" / "notes.md").write_text("reserved for a customer\n")
     result = diff(estate, base)
     assert controllers(result) == {("Application", "argocd/folder-zeta", "added")}
+
+
+# --------------------------------------------------------------------------- fields the API server never changes
+
+DATABASE = "base/components/database-in-cluster/database.yaml"
+
+
+def _immutable(result: DiffResult) -> dict[tuple[str | None, str | None], list[str]]:
+    out: dict[tuple[str | None, str | None], list[str]] = {}
+    for r in result.risks:
+        if r.id == "immutable-field":
+            assert r.severity == "high"
+            out.setdefault((r.tenant, r.cluster), []).append(r.message.split(" changes,")[0])
+    return out
+
+
+def test_a_claim_template_of_an_applied_statefulset_is_an_immutable_field(estate: Path) -> None:
+    """An estate from before: the database's claim in volumeClaimTemplates, sized by the tier. Moving to the
+    separate claim (or resizing the template) changes a field the API server refuses to update."""
+    path = estate / DATABASE
+    text = path.read_text()
+    template = ("  volumeClaimTemplates:\n  - apiVersion: v1\n    kind: PersistentVolumeClaim\n    metadata:\n"
+                "      name: data\n    spec:\n      accessModes:\n      - ReadWriteOnce\n      resources:\n"
+                "        requests:\n          storage: 20Gi\n")
+    assert "  serviceName: workflowgen-database\n" in text
+    path.write_text(text.replace("  serviceName: workflowgen-database\n",
+                                 "  serviceName: workflowgen-database\n" + template))
+    old = commit_all(estate, "the old layout, by hand")
+    generate_estate(estate)
+    new = commit_all(estate, "generate")
+    found = _immutable(diff(estate, old, new))
+    assert found == {("acme", "eu-west-1"): ["StatefulSet/workflowgen-database: spec.volumeClaimTemplates"]}
+    # Growing the template's request is just as refused.
+    path.write_text(path.read_text().replace("  serviceName: workflowgen-database\n",
+                                             "  serviceName: workflowgen-database\n"
+                                             + template.replace("20Gi", "50Gi")))
+    assert _immutable(diff(estate, new)) == {
+        ("acme", "eu-west-1"): ["StatefulSet/workflowgen-database: spec.volumeClaimTemplates"]}
+
+
+@pytest.mark.parametrize(("file", "old", "new", "expected"), [
+    ("base/web.yaml", "  selector:\n    matchLabels:\n      app.kubernetes.io/part-of: workflowgen\n",
+     "  selector:\n    matchLabels:\n      app.kubernetes.io/part-of: wfg\n",
+     "Deployment/workflowgen-web: spec.selector"),
+    ("base/web.yaml", "  type: ClusterIP\n", "  type: NodePort\n", "Service/workflowgen-web: spec.type"),
+    (DATABASE, "  serviceName: workflowgen-database\n", "  serviceName: database\n",
+     "StatefulSet/workflowgen-database: spec.serviceName"),
+    ("base/data.yaml", "  - ReadWriteMany\n", "  - ReadWriteOnce\n",
+     "PersistentVolumeClaim/workflowgen-data: spec.accessModes"),
+])
+def test_immutable_fields_changed_by_hand_are_a_risk(estate: Path, file: str, old: str, new: str,
+                                                     expected: str) -> None:
+    base = head(estate)
+    path = estate / file
+    assert old in path.read_text(), old
+    path.write_text(path.read_text().replace(old, new, 1))
+    found = _immutable(diff(estate, base))
+    assert found and all(messages == [expected] for messages in found.values()), found
+
+
+def test_a_smaller_or_reclassed_claim_is_a_risk_and_a_larger_one_is_not(estate: Path) -> None:
+    base = head(estate)
+    k = estate / layout.overlay_dir("acme", "eu-west-1") / "kustomization.yaml"
+    text = k.read_text()
+    k.write_text(text.replace("value: 10Gi", "value: 50Gi"))
+    assert _immutable(diff(estate, base)) == {}
+    k.write_text(text.replace("value: 10Gi", "value: 5Gi").replace("value: azurefile-csi", "value: nfs-csi"))
+    assert _immutable(diff(estate, base)) == {("acme", "eu-west-1"): [
+        "PersistentVolumeClaim/workflowgen-data: spec.storageClassName, spec.resources.requests.storage (smaller)"]}
+
+
+# --------------------------------------------------------------------------- secret-looking literals
+
+def test_secret_looking_literals_are_masked_in_every_format(estate: Path) -> None:
+    """What validate's SEC002 flags (a password in a connection string, a literal token) is never printed."""
+    base = head(estate)
+    k = estate / layout.overlay_dir("acme", "eu-west-1") / "kustomization.yaml"
+    k.write_text(k.read_text().replace(
+        "  - WFGEN_AUTH_MODE=application\n",
+        "  - WFGEN_AUTH_MODE=application\n"
+        "  - WFGEN_DATABASE_CONNECTION_STRING=Server=sql;User ID=wfg;Password=Hunter2x9\n")
+        + "- target:\n    kind: Deployment\n    name: workflowgen-web\n  patch: |-\n    - op: add\n"
+          "      path: /spec/template/spec/containers/0/env/-\n      value: {name: SMTP_PASSWORD, value: Tr0ub4dor3}\n")
+    middle = commit_all(estate, "literals by hand")
+    k.write_text(k.read_text().replace("Tr0ub4dor3", "C0rrectHorse"))
+    runner = CliRunner()
+    for args in (["diff", base, middle], ["diff", middle], ["diff", base]):
+        for output in ("text", "markdown", "json"):
+            shown = runner.invoke(app, [*args, "--repo", str(estate), "-o", output]).stdout
+            for secret in ("Hunter2x9", "Tr0ub4dor3", "C0rrectHorse"):
+                assert secret not in shown, (args, output, secret)
+            assert "*** (masked: looks like a secret;" in shown, (args, output)
+    # A change of a masked value still shows as a change.
+    changed = diff(estate, middle)
+    web = next(o for o in changed.objects if o.kind == "Deployment" and o.name == "workflowgen-web")
+    assert web.change == "changed", web
+    assert re.search(r"^-\s+value: '\*\*\* \(masked", web.diff, re.M) and re.search(
+        r"^\+\s+value: '\*\*\* \(masked", web.diff, re.M), web.diff

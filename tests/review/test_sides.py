@@ -31,7 +31,8 @@ def test_commit_side_never_touches_the_work_tree(estate: Path, tmp_path: Path) -
     assert head.read(APPSET) == repo.revparse_single(f"add-initech:{APPSET}").peel(pygit2.Blob).data
     assert head.read("notes.txt") is None and head.read("../outside") is None and head.read(".git/HEAD") is None
     changes = diff_controllers(base, head)
-    assert [(c.key, c.change) for c in changes] == [("flux-system/initech", "added")]
+    assert [(c.key, c.change) for c in changes] == [("flux-system/initech", "added"),
+                                                    ("flux-system/initech-platform", "added")]
     out = tmp_path / "materialized"
     materialize(head, ["overlays/initech/", "base/", "gitops-gen.yaml", "no/such/file"], out)
     assert (out / "overlays/initech/us-east-1/kustomization.yaml").read_bytes() == \

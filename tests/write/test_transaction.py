@@ -28,9 +28,12 @@ NEWCO = ["add-tenant", "newco", "--cluster", "eu-west-1", "--cluster", "us-east-
 NEWCO_FILES = {
     "overlays/newco/tenant.yaml", "overlays/newco/eu-west-1/kustomization.yaml",
     "overlays/newco/eu-west-1/ingress.yaml", "overlays/newco/eu-west-1/external-secrets.yaml",
+    "overlays/newco/eu-west-1/quota.yaml", "overlays/newco/eu-west-1/disruption-budget.yaml",
     "overlays/newco/us-east-1/kustomization.yaml", "overlays/newco/us-east-1/ingress.yaml",
-    "overlays/newco/us-east-1/external-secrets.yaml", "clusters/eu-west-1/tenants/newco.yaml",
-    "clusters/us-east-1/tenants/newco.yaml", "argocd/projects/newco.yaml",
+    "overlays/newco/us-east-1/external-secrets.yaml", "overlays/newco/us-east-1/quota.yaml",
+    "overlays/newco/us-east-1/disruption-budget.yaml", "clusters/eu-west-1/tenants/newco.yaml",
+    "clusters/us-east-1/tenants/newco.yaml", "clusters/us-east-1/platform/newco/platform.yaml",
+    "argocd/projects/newco.yaml",
 }
 
 
@@ -73,7 +76,8 @@ def test_two_runs_in_a_row_from_any_branch_each_hold_one_change(estate: Path) ->
     assert branch_files(estate, "gitops-gen/add-tenant-initech") == {
         "overlays/initech/tenant.yaml", "overlays/initech/us-east-1/kustomization.yaml",
         "overlays/initech/us-east-1/ingress.yaml", "overlays/initech/us-east-1/external-secrets.yaml",
-        "clusters/us-east-1/tenants/initech.yaml"}
+        "overlays/initech/us-east-1/quota.yaml", "overlays/initech/us-east-1/disruption-budget.yaml",
+        "clusters/us-east-1/tenants/initech.yaml", "clusters/us-east-1/platform/initech/platform.yaml"}
     repo = pygit2.Repository(str(estate))
     main = repo.branches.local["main"].target
     for b in ("gitops-gen/add-tenant-newco", "gitops-gen/add-tenant-initech"):
@@ -103,9 +107,10 @@ def test_the_readme_walkthrough_branches_hold_only_their_files_and_merge_in_any_
     root = tmp_path / "estate"
     steps = [
         ["add-cluster", "eu-west-1", "--region", "eu-west", "--controller", "argocd", "--windows-build",
-         "ltsc2022", "--domain", "eu.wfg.example.com", "--server", "https://10.0.0.1:6443"],
+         "ltsc2022", "--domain", "eu.wfg.example.com", "--server", "https://10.0.0.1:6443",
+         "--data-storage-class", "azurefile-csi", "--database-storage-class", "managed-csi"],
         ["add-cluster", "us-east-1", "--region", "us-east", "--controller", "flux", "--windows-build", "ltsc2019",
-         "--domain", "us.wfg.example.com"],
+         "--domain", "us.wfg.example.com", "--data-storage-class", "efs-sc", "--database-storage-class", "gp3"],
     ]
     for argv in steps:
         result = gitops_gen(root, *argv)
@@ -129,7 +134,8 @@ def test_the_readme_walkthrough_branches_hold_only_their_files_and_merge_in_any_
     for branch in tenants:
         name = branch.rsplit("-", 1)[1]
         files = branch_files(root, branch)
-        assert files and all(f.startswith(f"overlays/{name}/") or f.endswith(f"/{name}.yaml") for f in files), files
+        assert files and all(f.startswith((f"overlays/{name}/", f"clusters/us-east-1/platform/{name}/"))
+                             or f.endswith(f"/{name}.yaml") for f in files), files
     _merge_in_every_order(root, list(tenants))
     git(root, "merge", "-q", "--no-edit", *tenants)
     assert gitops_gen(root, "generate", "--check").returncode == 0
@@ -158,7 +164,7 @@ def test_a_rerun_after_an_interrupted_no_commit_run_commits_the_whole_tenant(est
     assert result.exit_code == 0, result.output
     files = branch_files(estate, "gitops-gen/add-tenant-newt")
     assert "argocd/projects/newt.yaml" in files and "overlays/newt/tenant.yaml" in files
-    assert len(files) == 6
+    assert len(files) == 8  # the declaration, five overlay files, the placement record, the AppProject
 
 
 def test_a_rerun_finds_its_branch_done_even_when_the_base_moved_on(estate: Path) -> None:
@@ -285,11 +291,14 @@ def test_a_git_lock_file_is_refused_naming_it(estate: Path, lock: str) -> None:
     (["add-tenant", "nl\n", "--cluster", "eu-west-1"], "tenant name 'nl\\n' contains a control character"),
     (["add-tenant", "nl", "--cluster", "eu-west-1", "--host", "x.example.org\n"],
      "--host 'x.example.org\\n' contains a control character"),
-    (["add-cluster", "ap-1", "--region", "ap-south\n", "--controller", "flux", "--windows-build", "ltsc2019",
+    (["add-cluster", "ap-1", "--data-storage-class", "nfs-csi",
+      "--region", "ap-south\n", "--controller", "flux", "--windows-build", "ltsc2019",
       "--domain", "ap.wfg.example.com"], "region name 'ap-south\\n' contains a control character"),
-    (["add-cluster", "ap-1", "--region", "ap-south", "--controller", "flux", "--windows-build", "ltsc2019",
+    (["add-cluster", "ap-1", "--data-storage-class", "nfs-csi",
+      "--region", "ap-south", "--controller", "flux", "--windows-build", "ltsc2019",
       "--domain", "ap.wfg.example.com\n"], "domain 'ap.wfg.example.com\\n' contains a control character"),
-    (["add-cluster", "ap-1", "--region", "ap-south", "--controller", "flux", "--windows-build", "ltsc2019",
+    (["add-cluster", "ap-1", "--data-storage-class", "nfs-csi",
+      "--region", "ap-south", "--controller", "flux", "--windows-build", "ltsc2019",
       "--domain", "ap.wfg.example.com", "--label", "tier=gold\n"], "contains a control character"),
 ])
 def test_bad_names_are_refused_before_anything_is_written(estate: Path, argv: list[str], message: str) -> None:
