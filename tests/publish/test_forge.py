@@ -74,7 +74,7 @@ def provider_for(f: FakeForge, token: str = TOKEN, sleeps: Sleeps | None = None,
     ("git@gitlab.example.com:platform/estate.git", None, "gitlab", "https://gitlab.example.com/api/v4",
      "platform/estate"),
     ("https://codeberg.org/acme/estate.git", None, "gitea", "https://codeberg.org/api/v1", "acme/estate"),
-    ("http://gitea.lan:3000/acme/estate.git", None, "gitea", "http://gitea.lan:3000/api/v1", "acme/estate"),
+    ("http://127.0.0.1:3000/acme/estate.git", "gitea", "gitea", "http://127.0.0.1:3000/api/v1", "acme/estate"),
     ("https://git.example.com/platform/estate.git", "gitea", "gitea", "https://git.example.com/api/v1",
      "platform/estate"),
     ("ssh://git@git.example.com:2222/platform/estate.git", "gitlab", "gitlab", "https://git.example.com/api/v4",
@@ -654,3 +654,73 @@ def test_a_missing_base_is_refused_before_the_commit(remote_estate: tuple[Path, 
     assert result.exit_code == 2
     assert "run 'gitops-gen pr --branch gitops-gen/add-tenant-newco --base release' to finish" in result.output
     assert "refs/heads/gitops-gen/add-tenant-newco" in pygit2.Repository(str(estate)).references
+
+
+# --------------------------------------------------------------------------- the token stays with its host
+
+@pytest.mark.parametrize("url", ["http://gitea.lan:3000/acme/estate.git", "http://10.0.0.7/acme/estate.git"])
+def test_an_api_url_in_clear_off_loopback_is_refused(url: str) -> None:
+    location = forge.parse_remote_url(url)
+    with pytest.raises(UserError) as exc:
+        forge.api_url_for("gitea", location, None)
+    assert "is not an https:// URL" in exc.value.message and exc.value.exit_code == 2
+    with pytest.raises(UserError) as override:
+        forge.api_url_for("gitea", forge.parse_remote_url("https://gitea.lan/a/b.git"), "http://gitea.lan/api/v1")
+    assert "--api-url 'http://gitea.lan/api/v1' is not an https:// URL" in override.value.message
+    with pytest.raises(UserError):
+        make_provider("gitea", "http://gitea.lan/api/v1", "a/b", TOKEN)
+    for loopback in ("http://127.0.0.1:3000/api/v1", "http://localhost:3000/api/v1", "http://[::1]:3000/api/v1"):
+        make_provider("gitea", loopback, "a/b", TOKEN)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_to_another_origin_is_never_followed_with_the_token(server: FakeForge, status: int) -> None:
+    with fake_forge(server.kind, TOKEN) as elsewhere:
+        target = f"{elsewhere.api_url}/moved"
+        server.fail("GET", ".", status, None, headers={"Location": target})
+        with pytest.raises(RemoteError) as exc:
+            open_or_update(provider_for(server), spec())
+        assert elsewhere.calls == [], "the other host and port got a request"
+    message = exc.value.message
+    assert f"redirected from {server.api_url}" in message and f"to {target}" in message, message
+    assert "never sends the token there" in message and "--api-url" in str(exc.value.hint)
+    assert TOKEN not in str(exc.value)
+    assert not server.pulls
+
+
+def test_a_redirect_within_the_api_keeps_the_method_body_and_token(server: FakeForge) -> None:
+    """A renamed repository answers 307 to the new path on the same host (GitHub's documented behaviour for
+    non-GET requests): followed, with the same method, JSON body and credentials."""
+    create = {"github": "/pulls", "gitlab": "/merge_requests", "gitea": "/pulls"}[server.kind]
+    posts = [c for c in server.calls if c.method == "POST"]
+    assert posts == []
+    server.fail("POST", create + "$", 307, None, headers={"Location": "REPLACED"})
+    # The fault answers with a Location to the very path requested: resolved by the fake below.
+    fault = server.faults[-1]
+    original = server.handle
+
+    def handle(method: str, raw: str, headers: dict[str, str], payload: bytes) -> tuple[int, object]:
+        if fault.times > 0 and method == "POST" and fault.path.search(raw.partition("?")[0]):
+            fault.headers["Location"] = raw
+        return original(method, raw, headers, payload)
+
+    server.handle = handle  # type: ignore[method-assign]
+    pr, _ = open_or_update(provider_for(server), spec())
+    posts = [c for c in server.calls if c.method == "POST" and c.path.endswith(create)]
+    assert len(posts) == 2 and posts[0].body == posts[1].body and posts[1].body["title"] == spec().title
+    assert pr.number == 1 and len(server.open_pulls()) == 1
+    assert not server.problems
+
+
+def test_the_pull_request_description_masks_secret_looking_literals(remote_estate: tuple[Path, GitServer]) -> None:
+    estate, _git_server = remote_estate
+    _configure(estate, "gitea", None)
+    k = estate / "overlays/acme/eu-west-1/kustomization.yaml"
+    k.write_text(k.read_text().replace("  - WFGEN_AUTH_MODE=application\n", "  - WFGEN_AUTH_MODE=application\n"
+                                       "  - WFGEN_ADMIN_PASSWORD=Sup3rS3cretValue\n"))
+    _git(estate, "checkout", "-q", "-b", "literal")
+    _git(estate, "commit", "-q", "-am", "A literal by hand")
+    dry = cli(estate, "pr", "--dry-run", "--api-url", "https://forge.example.com/api/v1", "--output", "json")
+    assert dry.exit_code == 0, dry.output
+    body = json.loads(dry.output)["body"]
+    assert "Sup3rS3cretValue" not in dry.output and "WFGEN_ADMIN_PASSWORD: '*** (masked" in body

@@ -247,7 +247,8 @@ def test_add_cluster_push_with_the_configured_forge_token(pushed_estate: Path, s
     config.write_text(config.read_text() + "forge:\n  provider: gitea\n")
     git(pushed_estate, "commit", "-q", "-am", "forge")
     monkeypatch.setenv("GITEA_TOKEN", TOKEN)
-    result = cli(pushed_estate, "add-cluster", "ap-south-1", "--region", "ap-south", "--controller", "flux",
+    result = cli(pushed_estate, "add-cluster", "ap-south-1", "--data-storage-class", "nfs-csi",
+                 "--region", "ap-south", "--controller", "flux",
                  "--windows-build", "ltsc2022", "--domain", "ap.wfg.example.com", "--push", "--output", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

@@ -18,7 +18,7 @@ from gitops_gen.publish.forge.base import Provider, PullRequest, PullRequestSpec
 from gitops_gen.publish.forge.gitea import Gitea
 from gitops_gen.publish.forge.github import GitHub
 from gitops_gen.publish.forge.gitlab import GitLab
-from gitops_gen.publish.forge.http import Sleep
+from gitops_gen.publish.forge.http import Sleep, refuse_insecure
 from gitops_gen.redact import TOKEN_ENV, redact
 
 __all__ = ["FORGE_PROVIDERS", "TOKEN_ENV", "Provider", "PullRequest", "PullRequestSpec", "RemoteLocation",
@@ -83,6 +83,7 @@ def api_url_for(provider: str, location: RemoteLocation, override: str | None) -
             raise UserError(f"--api-url {redact(override)!r} is not an http(s) URL without credentials or query",
                             "give the API's base URL, e.g. https://api.github.com or https://HOST/api/v4; tokens "
                             "come from the environment only")
+        refuse_insecure(override, "--api-url")
         return override.rstrip("/")
     if location.scheme == "file" or not location.host:
         raise UserError(f"the remote {location.shown} is not on a forge's host",
@@ -90,9 +91,13 @@ def api_url_for(provider: str, location: RemoteLocation, override: str | None) -
     scheme = "http" if location.scheme == "http" else "https"
     port = f":{location.port}" if location.port and location.scheme in ("http", "https") else ""
     if provider == "github":
-        return "https://api.github.com" if location.host == "github.com" else f"{scheme}://{location.host}{port}/api/v3"
+        url = "https://api.github.com" if location.host == "github.com" else f"{scheme}://{location.host}{port}/api/v3"
+        refuse_insecure(url, f"the API URL derived from the remote {location.shown}")
+        return url
     suffix = {"gitlab": "/api/v4", "gitea": "/api/v1"}[provider]
-    return f"{scheme}://{location.host}{port}{suffix}"
+    url = f"{scheme}://{location.host}{port}{suffix}"
+    refuse_insecure(url, f"the API URL derived from the remote {location.shown}")
+    return url
 
 
 def token_for(provider: str, environ: Mapping[str, str]) -> str | None:

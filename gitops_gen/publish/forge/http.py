@@ -1,9 +1,15 @@
 """The forges' JSON APIs over urllib: retries with backoff for 5xx and connection errors only, every
-failure status mapped to what failed and what to do, tokens masked in every message."""
+failure status mapped to what failed and what to do, tokens masked in every message.
+
+The token stays with its host: a redirect to another scheme, host or port is never followed (urllib's
+own handler would send every header, Authorization and PRIVATE-TOKEN included, to wherever a forge or a
+man in the middle points), and plain http is refused except on loopback, where tests and local forges
+run."""
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import time
 import urllib.error
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_gen import __version__
-from gitops_gen.errors import RemoteError
+from gitops_gen.errors import RemoteError, UserError
 from gitops_gen.redact import redact
 
 Sleep = Callable[[float], None]
@@ -36,14 +42,67 @@ class Forge:
     token_scopes: str   # what the token needs, in the forge's words
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the port made explicit: what a token is bound to."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"https": 443, "http": 80}.get(scheme)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_insecure(url: str, what: str) -> None:
+    """An API URL must be https://, or http:// on a loopback address."""
+    scheme, host, _ = origin(url)
+    if scheme == "https" or (scheme == "http" and is_loopback(host)):
+        return
+    raise UserError(f"{what} {redact(url)!r} is not an https:// URL: the token would cross the network in clear",
+                    "use the API's https:// address (http:// is accepted only on a loopback address, 127.0.0.1 or "
+                    "localhost)")
+
+
+class CrossOriginRedirect(Exception):
+    def __init__(self, source: str, target: str) -> None:
+        super().__init__(f"{source} -> {target}")
+        self.source = source
+        self.target = target
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only within the request's origin; keeps the method and body on 307 and 308."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        target = urllib.parse.urljoin(req.full_url, newurl)
+        if origin(target) != origin(req.full_url):
+            raise CrossOriginRedirect(req.full_url, target)
+        if code in (307, 308):
+            return urllib.request.Request(target, data=req.data, headers=dict(req.header_items()),
+                                          method=req.get_method())
+        return super().redirect_request(req, fp, code, msg, headers, target)
+
+
 class JsonClient:
     """One forge API: ``request`` returns the decoded JSON of a 2xx answer or raises RemoteError."""
 
     def __init__(self, forge: Forge, base_url: str, headers: Mapping[str, str], token: str,
                  sleep: Sleep | None = None, attempts: int | None = None, backoff: float | None = None,
                  timeout: float = 30.0) -> None:
+        refuse_insecure(base_url, f"the {forge.title} API URL")
         self.forge = forge
         self.base_url = base_url.rstrip("/")
+        self._opener = urllib.request.build_opener(_SameOriginRedirects())
         self.headers = {"User-Agent": f"gitops-gen/{__version__}", "Accept": "application/json", **headers}
         self._token = token
         self.sleep = sleep if sleep is not None else time.sleep
@@ -64,8 +123,14 @@ class JsonClient:
         for attempt in range(1, self.attempts + 1):
             request = urllib.request.Request(url, data=data, headers=headers, method=method)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with self._opener.open(request, timeout=self.timeout) as response:
                     return self._decode(response.read(), where)
+            except CrossOriginRedirect as exc:
+                raise RemoteError(
+                    self._mask(f"{self.forge.title} API: {where}: redirected from {exc.source} to {exc.target}, "
+                               "another scheme, host or port; gitops-gen never sends the token there"),
+                    "if the API moved, give its new base URL with --api-url or forge.apiUrl in gitops-gen.yaml; "
+                    "otherwise something between you and the forge rewrites answers") from None
             except urllib.error.HTTPError as exc:
                 payload = exc.read()
                 if exc.code < 500 or attempt == self.attempts:
