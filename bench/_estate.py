@@ -36,11 +36,13 @@ REPO_URL = "https://git.example.com/platform/bench-estate.git"
 BRANCH = "main"
 CLUSTERS = (
     Cluster(name="eu-west-1", region="eu-west", controller="argocd", windows_build="ltsc2022",
-            domain="eu.wfg.example.com", argocd_server="https://10.0.0.1:6443"),
+            domain="eu.wfg.example.com", argocd_server="https://10.0.0.1:6443",
+            data_storage_class="azurefile-csi", database_storage_class="managed-csi"),
     Cluster(name="ap-south-1", region="ap-south", controller="argocd", windows_build="ltsc2019",
-            domain="ap.wfg.example.com", argocd_name="ap-south-1"),
+            domain="ap.wfg.example.com", argocd_name="ap-south-1",
+            data_storage_class="azurefile-csi", database_storage_class="managed-csi"),
     Cluster(name="us-east-1", region="us-east", controller="flux", windows_build="ltsc2019",
-            domain="us.wfg.example.com"),
+            domain="us.wfg.example.com", data_storage_class="efs-sc", database_storage_class="gp3"),
 )
 
 

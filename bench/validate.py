@@ -68,7 +68,15 @@ from gitops_gen import gitrepo, yamlio
 from gitops_gen.commands.generate import generate as generate_estate
 from gitops_gen.commands.validate import ValidateRequest, ValidateResult, validate
 from gitops_gen.estate import layout
-from gitops_gen.estate.model import AUTH_MODES, SIZE_TIERS, DatabaseSpec, HostRoute, Tenant
+from gitops_gen.estate.model import (
+    AUTH_MODES,
+    OIDC_AUTH_MODES,
+    SIZE_TIERS,
+    DatabaseSpec,
+    HostRoute,
+    OidcSettings,
+    Tenant,
+)
 from gitops_gen.render.kustomize import (
     OverlayRef,
     RenderCache,
@@ -112,7 +120,10 @@ def bulk_tenant(i: int) -> Tenant:
         hosts = (HostRoute(f"{name}.tenants.example.net", placements[i % len(placements)]),)
         if i % 4 == 1:
             hosts += (HostRoute(f"{name}.customers.example.org", placements[(i + 1) % len(placements)]),)
-    return Tenant(name, placements, hosts, web_replicas=replicas, size=size, auth=auth, database=database)
+    oidc = (OidcSettings(f"client-{name}", f"https://idp.example.com/{name}/.well-known/openid-configuration")
+            if auth in OIDC_AUTH_MODES else None)
+    return Tenant(name, placements, hosts, web_replicas=replicas, size=size, auth=auth, database=database,
+                  oidc=oidc, trial_license=i % 3 == 0)
 
 
 def all_overlays(tenants: int) -> list[str]:
