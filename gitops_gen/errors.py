@@ -7,11 +7,16 @@ class GitopsGenError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with."""
 
     exit_code = 1
+    #: Where the error is, when it is in a file: the repository-relative path and the 1-based line.
+    file: str | None = None
+    line: int | None = None
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: The flag (``--size``) or declaration field (``database.cidrs``) at fault, when one is.
+        self.field = field
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
@@ -26,10 +31,12 @@ class UserError(GitopsGenError):
 class DeclarationError(UserError):
     """A malformed ``gitops-gen.yaml``, ``cluster.yaml`` or ``tenant.yaml``."""
 
-    def __init__(self, path: str, message: str, line: int | None = None, hint: str | None = None) -> None:
+    def __init__(self, path: str, message: str, line: int | None = None, hint: str | None = None,
+                 *, field: str | None = None) -> None:
         where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: {message}", hint)
+        super().__init__(f"{where}: {message}", hint, field=field)
         self.path = path
+        self.file = path
         self.line = line
 
 

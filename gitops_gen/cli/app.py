@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from gitops_gen import __version__
-from gitops_gen.cli import clusters, estate, publish, review, tenants
+from gitops_gen.cli import clusters, estate, publish, review, tenants, validate
 from gitops_gen.cli.output import out
 
 app = typer.Typer(
@@ -36,7 +36,7 @@ app.command("pr")(publish.pr_)
 app.command()(estate.generate)
 app.command("list")(estate.list_)
 app.command()(estate.route)
-app.command()(review.validate)
+app.command()(validate.validate)
 app.command()(review.diff)
 
 

