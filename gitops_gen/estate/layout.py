@@ -64,6 +64,12 @@ def appproject_file(tenant: str) -> str:
 
 ARGOCD_BOOTSTRAP = f"{ARGOCD_DIR}/bootstrap.yaml"
 
+
+def cluster_application_file(cluster: str) -> str:
+    """Argo CD clusters: the Application, read by the root Application, that applies the cluster's
+    ApplicationSet. One file per cluster, so adding a cluster adds files only."""
+    return f"{ARGOCD_DIR}/clusters/{cluster}.yaml"
+
 #: Directories whose files gitops-gen may derive (scanned for stale and orphaned files).
 DERIVED_ROOTS = (BASE_DIR, OVERLAYS_DIR, CLUSTERS_DIR, ARGOCD_DIR)
 

@@ -121,8 +121,7 @@ def appproject(config: EstateConfig, tenant: Tenant, clusters: Iterable[Cluster]
     }
 
 
-def bootstrap(config: EstateConfig, clusters: Iterable[Cluster]) -> list[dict[str, Any]]:
-    argo_clusters = sorted(c.name for c in clusters if c.controller == "argocd")
+def bootstrap(config: EstateConfig) -> list[dict[str, Any]]:
     project = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
         "metadata": {"name": ADMIN_PROJECT, "namespace": config.argocd_namespace},
@@ -134,16 +133,16 @@ def bootstrap(config: EstateConfig, clusters: Iterable[Cluster]) -> list[dict[st
                                            for k in ("AppProject", "ApplicationSet", "Application")],
         },
     }
-    sources: list[dict[str, Any]] = [{"repoURL": config.repo_url, "targetRevision": config.revision,
-                                      "path": layout.ARGOCD_DIR, "directory": {"recurse": True}}]
-    sources += [{"repoURL": config.repo_url, "targetRevision": config.revision,
-                 "path": f"{layout.cluster_dir(c)}/argocd"} for c in argo_clusters]
+    # One source, the argocd/ folder: each Argo CD cluster adds its own file under argocd/clusters/
+    # (an Application of the cluster's ApplicationSet), so adding a cluster never edits this file and two
+    # add-cluster branches merge in any order.
     root = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
         "metadata": {"name": ADMIN_PROJECT, "namespace": config.argocd_namespace},
         "spec": {
             "project": ADMIN_PROJECT,
-            "sources": sources,
+            "source": {"repoURL": config.repo_url, "targetRevision": config.revision,
+                       "path": layout.ARGOCD_DIR, "directory": {"recurse": True}},
             "destination": {"server": IN_CLUSTER, "namespace": config.argocd_namespace},
             # Removing an AppProject or ApplicationSet from git must not cascade to tenants: no prune.
             "syncPolicy": {"automated": {"prune": False, "selfHeal": True}},
@@ -162,16 +161,45 @@ POLICY_NOTE = (
 )
 
 
+def cluster_application_name(cluster: str) -> str:
+    """'gitops-gen-cluster-<cluster>': tenant names never start with 'gitops-gen-', so no tenant's
+    Application can take it."""
+    return f"{ADMIN_PROJECT}-cluster-{cluster}"
+
+
+def cluster_application(config: EstateConfig, cluster: Cluster) -> dict[str, Any]:
+    """The Application that applies one cluster's ApplicationSet, in the root Application's folder."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": cluster_application_name(cluster.name), "namespace": config.argocd_namespace,
+                     "labels": {LABEL_CLUSTER: cluster.name, LABEL_MANAGED_BY: "gitops-gen"}},
+        "spec": {
+            "project": ADMIN_PROJECT,
+            "source": {"repoURL": config.repo_url, "targetRevision": config.revision,
+                       "path": f"{layout.cluster_dir(cluster.name)}/argocd"},
+            "destination": {"server": IN_CLUSTER, "namespace": config.argocd_namespace},
+            # Deleting the cluster's file must not delete its ApplicationSet (and with it every tenant there).
+            "syncPolicy": {"automated": {"prune": False, "selfHeal": True}},
+        },
+    }
+
+
 def cluster_files(config: EstateConfig, cluster: Cluster) -> dict[str, str]:
-    src = header(layout.cluster_file(cluster.name)) + POLICY_NOTE
-    return {layout.applicationset_file(cluster.name): yamlio.dump(applicationset(config, cluster), src)}
+    src = header(layout.cluster_file(cluster.name))
+    return {
+        layout.applicationset_file(cluster.name): yamlio.dump(applicationset(config, cluster), src + POLICY_NOTE),
+        layout.cluster_application_file(cluster.name): yamlio.dump(
+            cluster_application(config, cluster),
+            src + f"# Applied by the root Application in {layout.ARGOCD_BOOTSTRAP}: the cluster's ApplicationSet.\n"),
+    }
 
 
-def bootstrap_file(config: EstateConfig, clusters: Iterable[Cluster]) -> dict[str, str]:
-    src = header(f"{layout.CONFIG_FILE} and clusters/*/cluster.yaml")
+def bootstrap_file(config: EstateConfig) -> dict[str, str]:
+    src = header(layout.CONFIG_FILE)
     intro = ("# Apply once on the Argo CD hub: kubectl apply -n argocd -f argocd/bootstrap.yaml\n"
-             "# It then manages itself, the tenants' AppProjects and every cluster's ApplicationSet.\n")
-    return {layout.ARGOCD_BOOTSTRAP: yamlio.dump_docs(bootstrap(config, clusters), src + intro)}
+             "# It then manages itself, the tenants' AppProjects and, through argocd/clusters/, every\n"
+             "# cluster's ApplicationSet.\n")
+    return {layout.ARGOCD_BOOTSTRAP: yamlio.dump_docs(bootstrap(config), src + intro)}
 
 
 def tenant_files(config: EstateConfig, tenant: Tenant, clusters: list[Cluster]) -> dict[str, str]:

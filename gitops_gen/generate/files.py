@@ -47,7 +47,7 @@ def shared_files(config: EstateConfig, clusters: Mapping[str, Cluster]) -> dict[
     """Files every tenant depends on: the base, and the Argo CD bootstrap when there is an Argo CD cluster."""
     files = dict(base_files(config))
     if any(c.controller == "argocd" for c in clusters.values()):
-        files.update(argocd.bootstrap_file(config, clusters.values()))
+        files.update(argocd.bootstrap_file(config))
     return _sealed(files)
 
 
