@@ -10,6 +10,7 @@ import yaml
 
 from tests.commands.test_commands import cli, git
 
+
 def argo(name: str) -> list[str]:
     return ["--controller", "argocd", "--server", f"https://{name}.k8s.example.com", "--region", name.rsplit("-", 1)[0],
             "--windows-build", "ltsc2022", "--domain", f"{name}.wfg.example.com", "--data-storage-class", "azurefile-csi"]
