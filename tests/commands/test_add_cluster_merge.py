@@ -13,7 +13,8 @@ from tests.commands.test_commands import cli, git
 
 def argo(name: str) -> list[str]:
     return ["--controller", "argocd", "--server", f"https://{name}.k8s.example.com", "--region", name.rsplit("-", 1)[0],
-            "--windows-build", "ltsc2022", "--domain", f"{name}.wfg.example.com", "--data-storage-class", "azurefile-csi"]
+            "--windows-build", "ltsc2022", "--domain", f"{name}.wfg.example.com",
+            "--data-storage-class", "azurefile-csi"]
 FLUX = ["--controller", "flux", "--region", "sa-east", "--windows-build", "ltsc2019",
         "--domain", "sa.wfg.example.com", "--data-storage-class", "efs-sc"]
 
