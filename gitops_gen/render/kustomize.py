@@ -58,6 +58,17 @@ def kustomize_version() -> str:
     return f"kubectl {info.get('kustomizeVersion', '?')}"
 
 
+class BuildError(ToolError):
+    """kustomize ran and refused an overlay (exit status not 0): the overlay is at fault, not the tool.
+    ``detail`` is kustomize's own stderr."""
+
+    def __init__(self, overlay_dir: str, detail: str) -> None:
+        super().__init__(f"kustomize build of {overlay_dir} failed:\n{detail}",
+                         f"fix the overlay; 'kubectl kustomize {overlay_dir}' reproduces the error")
+        self.overlay_dir = overlay_dir
+        self.detail = detail
+
+
 def render_overlay(root: Path, overlay_dir: str) -> str:
     """``kustomize build`` of one overlay; the rendered multi-document YAML."""
     try:
@@ -66,8 +77,7 @@ def render_overlay(root: Path, overlay_dir: str) -> str:
         if "failed (exit" not in exc.message:
             raise
         detail = exc.message.split("\n", 1)[1] if "\n" in exc.message else exc.message
-        raise ToolError(f"kustomize build of {overlay_dir} failed:\n{detail}",
-                        f"fix the overlay; 'kubectl kustomize {overlay_dir}' reproduces the error") from None
+        raise BuildError(overlay_dir, detail) from None
 
 
 # --------------------------------------------------------------------------- input hashing
@@ -217,8 +227,10 @@ def _split(text: str, batch: Sequence[OverlayRef]) -> dict[str, Docs] | None:
     return out
 
 
-def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path) -> dict[str, Docs]:
-    """Rendered objects per overlay: one kustomize build for the whole batch when it can be split."""
+def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path,
+                 failed: dict[str, BuildError] | None = None) -> dict[str, Docs]:
+    """Rendered objects per overlay: one kustomize build for the whole batch when it can be split.
+    With ``failed``, an overlay kustomize refuses is recorded there (and left out) instead of raised."""
     if len(batch) > 1:
         d = Path(tempfile.mkdtemp(dir=workdir))
         resources = [os.path.relpath(root / o.path, d) for o in batch]
@@ -235,16 +247,27 @@ def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path) -> dict
             if split is not None:
                 return split
     # One by one: exact, and names the overlay that fails.
-    return {o.path: list(yamlio.load_all(render_overlay(root, o.path))) for o in batch}
+    if failed is None:
+        return {o.path: list(yamlio.load_all(render_overlay(root, o.path))) for o in batch}
+    out: dict[str, Docs] = {}
+    for o in batch:
+        try:
+            out[o.path] = list(yamlio.load_all(render_overlay(root, o.path)))
+        except BuildError as exc:
+            failed[o.path] = exc
+    return out
 
 
 def render_overlays(root: Path, overlays: Sequence[OverlayRef], cache: RenderCache, jobs: int | None = None,
                     batch_size: int = BATCH_SIZE, progress: Progress | None = None,
-                    on_rendered: Callable[[OverlayRef, Docs], None] | None = None) -> dict[str, Docs]:
+                    on_rendered: Callable[[OverlayRef, Docs], None] | None = None,
+                    on_failed: Callable[[OverlayRef, BuildError], None] | None = None) -> dict[str, Docs]:
     """The rendered objects of every overlay; cached ones are not built again.
 
     ``on_rendered`` is called in this thread for each overlay as soon as its batch is built, so
-    checks run while kustomize builds the next batches.
+    checks run while kustomize builds the next batches. Without ``on_failed`` an overlay kustomize
+    refuses raises BuildError; with it, that overlay is reported there (in this thread), left out of
+    the result, and the others are built.
     """
     result: dict[str, Docs] = {}
     todo: list[OverlayRef] = []
@@ -268,10 +291,16 @@ def render_overlays(root: Path, overlays: Sequence[OverlayRef], cache: RenderCac
     jobs = jobs or os.cpu_count() or 2
     with tempfile.TemporaryDirectory(prefix="gitops-gen-render-") as tmp, \
             ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_build_batch, root, b, Path(tmp)): b for b in batches}
+        failures: dict[int, dict[str, BuildError]] = {i: {} for i in range(len(batches))}
+        futures = {pool.submit(_build_batch, root, b, Path(tmp), failures[i] if on_failed else None): (i, b)
+                   for i, b in enumerate(batches)}
         for fut in as_completed(futures):
-            batch, built = futures[fut], fut.result()
+            (index, batch), built = futures[fut], fut.result()
             for o in batch:
+                if o.path in failures[index]:
+                    assert on_failed is not None
+                    on_failed(o, failures[index][o.path])
+                    continue
                 result[o.path] = built[o.path]
                 cache.put(o.key, built[o.path])
                 if on_rendered:
