@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,10 +17,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from gitops_gen.cli.options import Output
-from gitops_gen.errors import GitopsGenError
+from gitops_gen.errors import DeclarationError, GitopsGenError
 from gitops_gen.redact import redact
 
 if TYPE_CHECKING:
+    from typer._click.exceptions import ClickException
+
     from gitops_gen.write.transaction import ChangeResult
 
 # Off a terminal (pipes, CI logs) rich would wrap tables at 80 columns; keep rows on one line.
@@ -38,7 +41,67 @@ def print_error(exc: GitopsGenError) -> None:
 def error_json(exc: GitopsGenError) -> dict[str, object]:
     """The error as ``--output json`` prints it on stdout: ``{"error": {message, hint, file, line, field}}``."""
     return {"error": {"message": redact(exc.message), "hint": redact(exc.hint) if exc.hint else None,
-                      "file": exc.file, "line": exc.line, "field": exc.field}}
+                      "file": exc.file, "line": exc.line, "field": error_field(exc)}}
+
+
+#: How estate/model.py words an error about a declaration field: "<file>:<line>: field 'database.cidrs' ...".
+_FIELD_IN_MESSAGE = re.compile(r"^[^:]+(?::\d+)?: field '([^']+)'")
+
+
+def error_field(exc: GitopsGenError) -> str | None:
+    """The flag or declaration field at fault: the error's own, else the field a declaration error names."""
+    if exc.field is not None or not isinstance(exc, DeclarationError):
+        return exc.field
+    m = _FIELD_IN_MESSAGE.match(exc.message)
+    return m.group(1) if m else None
+
+
+def usage_error_json(exc: ClickException) -> dict[str, object]:
+    """A typer/click usage error (an unknown choice, a missing option, no such command) in the shape of
+    ``error_json``; the field is the option (``--size``) or argument (``NAME``) at fault, when there is one."""
+    from typer._click.exceptions import BadParameter, NoSuchOption, UsageError
+
+    field: str | None = None
+    if isinstance(exc, BadParameter) and exc.param is not None:  # MissingParameter is a BadParameter
+        opts = [o for o in exc.param.opts if o.startswith("--")] or [exc.param.display_name_raw]
+        field = max(opts, key=len)
+    elif isinstance(exc, NoSuchOption):
+        field = exc.option_name
+    hint = None
+    if isinstance(exc, UsageError) and exc.ctx is not None:
+        hint = f"'{exc.ctx.command_path} --help' lists the options and their allowed values"
+    return {"error": {"message": redact(exc.format_message()), "hint": hint, "file": None, "line": None,
+                      "field": field}}
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether a command line asks for ``--output json`` (``-o json``, ``--output=json``, ``-ojson``), read
+    before click parses it, so that a usage error can be printed the way the command would print it."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in ("--output", "-o"):
+            if i + 1 < len(args) and args[i + 1] == "json":
+                return True
+        elif arg in ("--output=json", "-ojson", "-o=json"):
+            return True
+    return False
+
+
+@contextmanager
+def usage_errors(json_errors: bool) -> Iterator[None]:
+    """Typer/click usage errors, raised before any command runs: their message is redacted (a flag's value
+    may be a token), and with ``json_errors`` they become the JSON error object on stdout, exit 2."""
+    from typer._click.exceptions import ClickException
+
+    try:
+        yield
+    except ClickException as exc:
+        exc.message = redact(exc.message)
+        if not json_errors:
+            raise
+        print_json(usage_error_json(exc))
+        raise typer.Exit(exc.exit_code) from None
 
 
 @contextmanager
@@ -67,8 +130,13 @@ def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """'1 tenant', '2 tenants', '1,024 files'; ``many`` for nouns not made plural by an 's' ('1 policy',
+    '3 policies')."""
+    return f"{n:,} {noun if n == 1 else many or noun + 's'}"
+
+
+_count = plural
 
 
 def plan_summary(result: ChangeResult) -> str:
@@ -78,7 +146,7 @@ def plan_summary(result: ChangeResult) -> str:
     past = {"create": "created", "update": "updated", "delete": "deleted"}
     words = []
     for i, (action, n) in enumerate(parts):
-        amount = _count(n, "file") if i == 0 else f"{n:,}"
+        amount = plural(n, "file") if i == 0 else f"{n:,}"
         if result.dry_run:
             words.append(f"{'Would ' if i == 0 else ''}{action} {amount}")
         else:
@@ -130,18 +198,21 @@ def _print_checkout(result: ChangeResult) -> None:
 
 
 class RenderProgress:
-    """A progress bar on a terminal, shown only once rendering takes more than a moment."""
+    """A progress bar on a terminal (stderr), shown only once the work takes more than ``delay`` seconds;
+    off a terminal it prints nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "rendering overlays", delay: float = 0.5) -> None:
         self.start = time.monotonic()
+        self.label = label
+        self.delay = delay
         self.bar: Progress | None = None
         self.task: TaskID | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            if done >= total or not err.is_terminal or time.monotonic() - self.start < 0.5:
+            if done >= total or not err.is_terminal or time.monotonic() - self.start < self.delay:
                 return
-            self.bar = Progress(TextColumn("rendering overlays"), BarColumn(), MofNCompleteColumn(),
+            self.bar = Progress(TextColumn(escape(self.label)), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), console=err, transient=True)
             self.bar.start()
             self.task = self.bar.add_task("render", total=total)

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from gitops_gen.cli.options import ApiUrlOpt, BaseOpt, Output, OutputOpt, RemoteOpt, RepoOpt
-from gitops_gen.cli.output import err, out, print_change, print_error, print_json, run_core
+from gitops_gen.cli.output import err, error_json, out, print_change, print_error, print_json, run_core
 from gitops_gen.errors import GitopsGenError, UserError
 from gitops_gen.redact import redact
 from gitops_gen.review.report import DEFAULT_MAX_BYTES
@@ -24,38 +24,41 @@ if TYPE_CHECKING:
 
 def publish_request(push: bool, pr: bool, base: str | None, remote: str | None, api_url: str | None,
                     dry_run: bool, no_commit: bool, checkout: bool = False,
-                    branch: str | None = None) -> PublishRequest | None:
+                    branch: str | None = None, json_errors: bool = False) -> PublishRequest | None:
     """--push / --pr (and --base, --checkout) of a committing command; bad combinations fail before anything
-    is written."""
+    is written (with ``json_errors``, as the JSON error object on stdout)."""
     def check() -> PublishRequest | None:
         without = "--dry-run" if dry_run else "--no-commit"
         if (dry_run or no_commit) and checkout:
-            raise UserError(f"--checkout switches to the new branch, and {without} makes none", "drop one of them")
+            raise UserError(f"--checkout switches to the new branch, and {without} makes none", "drop one of them",
+                            field="--checkout")
         if no_commit and branch is not None:
             raise UserError("--branch names the branch to commit on, and --no-commit makes no commit",
-                            "drop one of them; --no-commit writes into the work tree as it is")
+                            "drop one of them; --no-commit writes into the work tree as it is", field="--branch")
         if no_commit and base is not None:
             raise UserError("--base names what the new branch starts from, and --no-commit makes no branch",
-                            "drop one of them; --no-commit writes into the work tree as it is")
+                            "drop one of them; --no-commit writes into the work tree as it is", field="--base")
         flag = "--pr" if pr else "--push"
         if (pr or push) and (dry_run or no_commit):
             raise UserError(f"{flag} pushes the commit, and {without} makes none",
                             f"drop one of them; '{without}' then 'gitops-gen pr --dry-run' shows what a pull "
-                            "request would say")
+                            "request would say", field=flag)
         if not (pr or push):
             for name, value in (("--remote", remote), ("--api-url", api_url)):
                 if value is not None:
-                    raise UserError(f"{name} is for pushing and pull requests", "add --pr (or --push), or drop it")
+                    raise UserError(f"{name} is for pushing and pull requests", "add --pr (or --push), or drop it",
+                                    field=name)
             return None
         if api_url is not None and not pr:
-            raise UserError("--api-url is for pull requests", "use --pr instead of --push, or drop --api-url")
+            raise UserError("--api-url is for pull requests", "use --pr instead of --push, or drop --api-url",
+                            field="--api-url")
         from gitops_gen.publish.pullrequest import PublishRequest
 
         # The pull request merges into the branch the change starts from: 'origin/main' means main.
         into = base.split("/", 1)[1] if base is not None and base.startswith(f"{remote or 'origin'}/") else base
         return PublishRequest(pull_request=pr, base=into, remote=remote, api_url=api_url)
 
-    return run_core(check)
+    return run_core(check, json_errors=json_errors)
 
 
 def check_target(root: Path, publish: PublishRequest | None) -> None:
@@ -68,8 +71,9 @@ def check_target(root: Path, publish: PublishRequest | None) -> None:
 def change_then_publish(run: Callable[[], ChangeResult], repo: Path | None,
                         publish: PublishRequest | None, output: Output, done: str) -> None:
     """The command's change, then (once committed) the push and pull request. A failure of the second
-    step keeps the commit: its report is printed, then the error, and the exit code is the error's."""
-    result = run_core(run)
+    step keeps the commit: its report is printed, then the error, and the exit code is the error's. With
+    ``--output json`` the report and the error are one JSON object on stdout (its ``error`` key)."""
+    result = run_core(run, json_errors=output is Output.json)
     if publish is None or result.commit is None:
         print_change(result, output, done)
         return
@@ -84,8 +88,11 @@ def change_then_publish(run: Callable[[], ChangeResult], repo: Path | None,
         if os.environ.get("GITOPS_GEN_DEBUG"):
             raise
         result.extra["publish"] = {"error": redact(exc.message)}
-        print_change(result, output, done)
-        print_error(exc)
+        if output is Output.json:
+            print_json({**result.as_json(), **error_json(exc)})
+        else:
+            print_change(result, output, done)
+            print_error(exc)
         raise typer.Exit(exc.exit_code) from None
     result.extra["publish"] = published.as_json()
     print_change(result, output, done)
@@ -140,7 +147,7 @@ def pr_(
 
     request = pullrequest.PublishRequest(pull_request=True, base=base, remote=remote, api_url=api_url,
                                          branch=branch, dry_run=dry_run, max_bytes=max_bytes)
-    result = run_core(lambda: pullrequest.publish(resolve_root(repo), request))
+    result = run_core(lambda: pullrequest.publish(resolve_root(repo), request), json_errors=output is Output.json)
     if output is Output.json:
         print_json(result.as_json())
     else:
