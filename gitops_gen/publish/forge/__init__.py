@@ -14,16 +14,16 @@ from dataclasses import dataclass
 
 from gitops_gen.errors import UserError
 from gitops_gen.estate.model import FORGE_PROVIDERS
-from gitops_gen.publish.forge.base import Provider, PullRequest, PullRequestSpec, keep_ticks, open_or_update
+from gitops_gen.publish.forge.base import Comment, Provider, PullRequest, PullRequestSpec, keep_ticks, open_or_update
 from gitops_gen.publish.forge.gitea import Gitea
 from gitops_gen.publish.forge.github import GitHub
 from gitops_gen.publish.forge.gitlab import GitLab
 from gitops_gen.publish.forge.http import Sleep, refuse_insecure
 from gitops_gen.redact import TOKEN_ENV, redact
 
-__all__ = ["FORGE_PROVIDERS", "TOKEN_ENV", "Provider", "PullRequest", "PullRequestSpec", "RemoteLocation",
-           "api_url_for", "body_limit", "detect_provider", "keep_ticks", "make_provider", "open_or_update",
-           "parse_remote_url", "token_for"]
+__all__ = ["FORGE_PROVIDERS", "TOKEN_ENV", "Comment", "Provider", "PullRequest", "PullRequestSpec",
+           "RemoteLocation", "api_url_for", "body_limit", "comment_limit", "detect_provider", "keep_ticks",
+           "make_provider", "open_or_update", "parse_remote_url", "token_for"]
 
 TITLES = {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea"}
 #: ``[user@]host:path`` — git's scp-like syntax for SSH.
@@ -110,6 +110,11 @@ _CLASSES: dict[str, type[GitHub] | type[GitLab] | type[Gitea]] = {"github": GitH
 def body_limit(provider: str) -> int:
     """Longest description the forge takes, in characters."""
     return _CLASSES[provider].body_limit
+
+
+def comment_limit(provider: str) -> int:
+    """Longest comment the forge takes, in characters."""
+    return _CLASSES[provider].comment_limit
 
 
 def make_provider(provider: str, api_url: str, project: str, token: str, sleep: Sleep | None = None,

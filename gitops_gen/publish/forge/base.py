@@ -1,4 +1,5 @@
-"""What every forge offers gitops-gen: find the open pull request of a branch, create one, update one."""
+"""What every forge offers gitops-gen: find the open pull request of a branch, create one, update one; list,
+write, rewrite and delete the comments on one."""
 
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ class PullRequest:
     number: int                  # GitHub's and Gitea's number, GitLab's iid
     url: str                     # the page reviewers open
     body: str | None = None      # its description as the forge holds it now
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on a pull request (GitLab: a note on a merge request)."""
+
+    id: int
+    body: str
+    url: str | None
+    author: str | None           # GitHub's and Gitea's login, GitLab's user id (as text)
+    author_is_bot: bool = False  # GitHub: user.type is "Bot" (a GitHub App, GitHub Actions' token)
+    system: bool = False         # GitLab: a note the forge wrote itself ("added 1 commit")
 
 
 #: A task-list item of a description: '- [ ] text' or '- [x] text'.
@@ -65,6 +78,24 @@ class Provider(Protocol):
     def already_exists(self, error: RemoteError) -> bool:
         """Whether ``create`` failed because an open pull request for the head exists already."""
         ...
+
+    # Comments. ``comment_limit`` is the longest body the forge takes, in characters.
+    comment_limit: int
+
+    def whoami(self) -> str | None:
+        """Who the token writes as, in ``Comment.author``'s terms; None when the forge does not say
+        (a GitHub App's token: then only comments written by a bot can be ours)."""
+        ...
+
+    def comments(self, number: int) -> list[Comment]:
+        """Every comment on pull request ``number``, oldest first, all pages read."""
+        ...
+
+    def create_comment(self, number: int, body: str) -> Comment: ...
+
+    def update_comment(self, number: int, comment: Comment, body: str) -> Comment: ...
+
+    def delete_comment(self, number: int, comment: Comment) -> None: ...
 
 
 def owner_and_name(project: str, forge: str) -> tuple[str, str]:

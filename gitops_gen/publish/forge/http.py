@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -115,6 +116,12 @@ class JsonClient:
 
     def request(self, method: str, path: str, body: Mapping[str, Any] | None = None,
                 query: Mapping[str, str] | None = None) -> Any:
+        return self.request_with_headers(method, path, body, query)[0]
+
+    def request_with_headers(self, method: str, path: str, body: Mapping[str, Any] | None = None,
+                             query: Mapping[str, str] | None = None) -> tuple[Any, Mapping[str, str]]:
+        """``request``, with the answer's headers (names in lower case): the forges page their listings
+        through them (GitHub's ``Link``, GitLab's ``X-Next-Page``, Gitea's ``X-Total-Count``)."""
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         where = f"{method} {self.base_url}{path}"
         data = json.dumps(body).encode() if body is not None else None
@@ -124,7 +131,8 @@ class JsonClient:
             request = urllib.request.Request(url, data=data, headers=headers, method=method)
             try:
                 with self._opener.open(request, timeout=self.timeout) as response:
-                    return self._decode(response.read(), where)
+                    headers = {k.lower(): v for k, v in response.headers.items()}
+                    return self._decode(response.read(), where), headers
             except CrossOriginRedirect as exc:
                 raise RemoteError(
                     self._mask(f"{self.forge.title} API: {where}: redirected from {exc.source} to {exc.target}, "
@@ -239,3 +247,18 @@ def _retry_after(value: str | None) -> float | None:
 def segment(value: str) -> str:
     """One URL path segment, '/' included (GitLab's 'group%2Fproject')."""
     return urllib.parse.quote(value, safe="")
+
+
+#: One link of an RFC 8288 ``Link`` header: ``<url>; rel="next"``.
+_LINK = re.compile(r'<([^>]*)>\s*;[^,]*?\brel="?([^",;]+)"?')
+
+
+def next_page(link: str | None) -> str | None:
+    """The ``page`` of the ``rel="next"`` link of a ``Link`` header, if there is one. Only the page
+    number is taken: the token is never sent to a URL the forge names (docs.github.com/rest/using-the-rest-api/
+    using-pagination-in-the-rest-api: the header is omitted on the last page)."""
+    for url, rels in _LINK.findall(link or ""):
+        if "next" in rels.split():
+            page = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("page")
+            return page[0] if page else None
+    return None
