@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate
@@ -51,10 +51,13 @@ def shared_files(config: EstateConfig, clusters: Mapping[str, Cluster]) -> dict[
     return _sealed(files)
 
 
-def estate_files(estate: Estate) -> dict[str, str]:
+def estate_files(estate: Estate, progress: Callable[[int, int], None] | None = None) -> dict[str, str]:
+    """``progress(done, total)`` is called after each tenant's files."""
     files = shared_files(estate.config, estate.clusters)
     for cluster in estate.clusters.values():
         files.update(cluster_files(estate.config, cluster))
-    for tenant in estate.tenants.values():
+    for done, tenant in enumerate(estate.tenants.values(), 1):
         files.update(tenant_files(estate.config, estate.clusters, tenant))
+        if progress is not None:
+            progress(done, len(estate.tenants))
     return files
