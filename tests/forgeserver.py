@@ -17,6 +17,25 @@ headers, JSON fields) and answers with the documented status codes and bodies:
   "pull request already exists for these targets"), ``PATCH .../pulls/{index}`` (201),
   ``POST .../issues/{index}/labels``.
 
+Comments on pull requests, with the token's user from ``GET /user``:
+
+- GitHub (docs.github.com/rest/issues/comments, /rest/users/users): ``GET /user`` (``login``; 403
+  "Resource not accessible by integration" for an installation token, ``app_token``), list
+  ``GET .../issues/{n}/comments`` (``per_page`` at most 100, default 30, ``page``; a ``Link`` header with
+  ``rel="next"`` and ``rel="last"`` while there are more, none on the last page), ``POST`` there (201;
+  422 past 65,536 characters), ``PATCH``/``DELETE .../issues/comments/{id}`` (200/204). A comment's writer
+  is ``user`` (``login``, ``type`` "User" or "Bot").
+- GitLab (docs.gitlab.com/api/notes, /api/rest/#pagination): ``GET /user`` (``id``), ``GET
+  .../merge_requests/:iid`` (its ``web_url``), list ``GET .../merge_requests/:iid/notes`` (``sort``
+  desc by default, ``order_by``, ``per_page`` at most 100, default 20, ``page``; ``X-Next-Page`` empty on
+  the last page, ``X-Total``...), ``POST`` (201; 1,000,000 characters at most), ``PUT``/``DELETE
+  .../notes/:id`` (200/204; a system note cannot be edited). A note's writer is ``author.id``;
+  ``system`` notes are GitLab's own.
+- Gitea (routers/api/v1/repo/issue_comment.go): ``GET /user`` (``login``), list ``GET
+  .../issues/{index}/comments``, which takes no page or limit and answers every comment with
+  ``X-Total-Count`` (``gitea_pages_comments`` makes it page by ``page``/``limit`` as Gitea's other
+  listings do), ``POST`` (201), ``PATCH``/``DELETE .../issues/comments/{id}`` (200/204).
+
 A request whose shape is wrong is answered 400 and recorded in ``problems``; tests assert none.
 ``fail()`` queues answers (any status and body) for matching requests, ahead of the normal ones.
 """
@@ -71,6 +90,13 @@ class FakeForge:
     faults: list[Fault] = field(default_factory=list)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)   # Gitea's repository labels: name -> id
+    user: str = "gitops-bot"      # the token's user (GitHub's and Gitea's login, GitLab's username)
+    app_token: bool = False       # GitHub: the token is an installation token (GitHub Actions' GITHUB_TOKEN)
+    gitea_pages_comments: bool = False
+    #: Comments and notes by id, oldest first, as the forge shows them (user/author included).
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    user_ids: dict[str, int] = field(default_factory=dict)
+    next_comment_id: int = 90_001
     lock: threading.Lock = field(default_factory=threading.Lock)
     serving: threading.Lock = field(default_factory=threading.Lock)
     last_headers: dict[str, str] = field(default_factory=dict)
@@ -93,6 +119,98 @@ class FakeForge:
 
     def calls_to(self, method: str, suffix: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == method and re.search(suffix + "$", c.path)]
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls if c.method in ("POST", "PATCH", "PUT", "DELETE")]
+
+    # ----------------------------------------------------------------------- comments, as tests set them up
+
+    def add_pull(self, number: int, head: str = "feature") -> None:
+        """An open pull request #number (GitLab: merge request !number) to comment on."""
+        owner = self.project.split("/")[0]
+        if self.kind == "gitlab":
+            self.pulls[number] = {"id": 5000 + number, "iid": number, "project_id": 42, "state": "opened",
+                                  "title": head, "description": "", "source_branch": head, "target_branch": "main",
+                                  "labels": [], "web_url": f"https://gitlab.test/{self.project}/-/merge_requests/"
+                                                           f"{number}"}
+        else:
+            site = "github.test" if self.kind == "github" else "gitea.test"
+            page = "pull" if self.kind == "github" else "pulls"
+            self.pulls[number] = {"id": 1000 + number, "number": number, "state": "open", "title": head, "body": "",
+                                  "html_url": f"https://{site}/{self.project}/{page}/{number}",
+                                  "head": {"ref": head, "label": f"{owner}:{head}",
+                                           "repo": {"full_name": self.project}},
+                                  "base": {"ref": "main", "label": f"{owner}:main",
+                                           "repo": {"full_name": self.project}},
+                                  "labels": []}
+
+    def _user_id(self, login: str) -> int:
+        return self.user_ids.setdefault(login, 77 if login == self.user else 500 + len(self.user_ids))
+
+    def _writer(self) -> tuple[str, bool]:
+        """Who a comment made with the token is written by: (login, is a bot)."""
+        return ("github-actions[bot]", True) if self.app_token else (self.user, False)
+
+    def add_comment(self, number: int, body: str, user: str | None = None, bot: bool = False,
+                    system: bool = False) -> int:
+        """A comment already on pull request ``number``, by ``user`` (default: the token's user)."""
+        return int(self._store(number, body, user or self.user, bot, system)["id"])
+
+    def comments_on(self, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments.values() if c["_pull"] == number]
+
+    def _store(self, number: int, body: str, login: str, bot: bool = False, system: bool = False) -> dict[str, Any]:
+        cid = self.next_comment_id
+        self.next_comment_id += 1
+        stamp = f"2026-12-01T10:{len(self.comments) // 60 % 60:02}:{len(self.comments) % 60:02}Z"
+        owner, repo = self.project.split("/")[0], self.project.split("/")[-1]
+        if self.kind == "github":
+            comment: dict[str, Any] = {
+                "id": cid, "node_id": f"IC_{cid}", "body": body, "created_at": stamp, "updated_at": stamp,
+                "url": f"{self.api_url}/repos/{owner}/{repo}/issues/comments/{cid}",
+                "html_url": f"https://github.test/{self.project}/pull/{number}#issuecomment-{cid}",
+                "issue_url": f"{self.api_url}/repos/{owner}/{repo}/issues/{number}",
+                "user": {"login": login, "id": self._user_id(login), "type": "Bot" if bot else "User"},
+                "author_association": "MEMBER"}
+        elif self.kind == "gitlab":
+            comment = {
+                "id": cid, "type": None, "body": body, "attachment": None, "created_at": stamp, "updated_at": stamp,
+                "author": {"id": self._user_id(login), "username": login, "name": login, "state": "active"},
+                "system": system, "noteable_id": 5000 + number, "noteable_type": "MergeRequest",
+                "noteable_iid": number, "project_id": 42, "resolvable": False, "confidential": False,
+                "internal": False}
+        else:
+            comment = {
+                "id": cid, "body": body, "created_at": stamp, "updated_at": stamp, "assets": [],
+                "html_url": f"https://gitea.test/{self.project}/pulls/{number}#issuecomment-{cid}",
+                "pull_request_url": f"https://gitea.test/{self.project}/pulls/{number}", "issue_url": "",
+                "user": {"id": self._user_id(login), "login": login, "full_name": login},
+                "original_author": "", "original_author_id": 0}
+        self.comments[cid] = {**comment, "_pull": number}
+        return self.comments[cid]
+
+    @staticmethod
+    def _shown(comment: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in comment.items() if not k.startswith("_")}
+
+    def _comment_write(self, method: str, path: str, comment: dict[str, Any] | None, body: Any, limit: int,
+                       not_found: Answer, too_long: Answer) -> Answer:
+        """PATCH/PUT (200) or DELETE (204) of one comment; the body's shape is checked."""
+        if comment is None:
+            return not_found
+        if method == "DELETE":
+            if body is not None:
+                return self._bad(f"DELETE {path}: a body was sent")
+            del self.comments[comment["id"]]
+            return 204, None
+        problem = self._fields(f"{method} {path}", body, {"body": str}, {})
+        if problem:
+            return self._bad(problem)
+        if len(body["body"]) > limit:
+            return too_long
+        comment["body"] = body["body"]
+        comment["updated_at"] = "2026-12-01T11:00:00Z"
+        return 200, self._shown(comment)
 
     # ----------------------------------------------------------------------- dispatch
 
@@ -158,11 +276,18 @@ class FakeForge:
         if not headers.get("user-agent"):
             return 403, {"message": "Request forbidden by administrative rules. Please make sure your request has "
                                     "a User-Agent header"}
+        if path == "/user" and method == "GET":
+            if self.app_token:
+                return 403, {"message": "Resource not accessible by integration", "status": "403",
+                             "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user"}
+            return 200, {"login": self.user, "id": self._user_id(self.user), "type": "User"}
         owner, repo = self.project.split("/")
         repo_path = f"/repos/{owner}/{repo}"
         if not path.startswith(repo_path + "/"):
             return 404, {"message": "Not Found", "documentation_url": GITHUB_DOCS, "status": "404"}
         rest = path.removeprefix(repo_path)
+        if rest.startswith("/issues/") and "/comments" in rest:
+            return self._github_comments(method, path, rest, query, body)
         if rest == "/pulls" and method == "GET":
             if query.get("state") != "open" or not query.get("head", "").startswith(f"{owner}:"):
                 return self._bad(f"GET {path}: expected state=open&head={owner}:BRANCH, got {query}")
@@ -214,12 +339,53 @@ class FakeForge:
             return 200, pr["labels"]
         return 404, {"message": "Not Found", "documentation_url": GITHUB_DOCS, "status": "404"}
 
+    def _github_comments(self, method: str, path: str, rest: str, query: dict[str, str], body: Any) -> Answer:
+        docs = "https://docs.github.com/rest/issues/comments"
+        not_found: Answer = (404, {"message": "Not Found", "documentation_url": docs, "status": "404"})
+        too_long: Answer = (422, {"message": "Validation Failed", "documentation_url": docs, "status": "422",
+                                  "errors": [{"resource": "IssueComment", "code": "unprocessable", "field": "data",
+                                              "message": "Body is too long (maximum is 65536 characters)"}]})
+        if m := re.fullmatch(r"/issues/(\d+)/comments", rest):
+            number = int(m[1])
+            if number not in self.pulls:
+                return not_found
+            if method == "GET":
+                per_page = min(int(query.get("per_page", "30")), 100)
+                page = int(query.get("page", "1"))
+                items = [self._shown(c) for c in self.comments_on(number)]
+                last = max(1, -(-len(items) // per_page))
+                link = f"{self.api_url}/repositories/1296269/issues/{number}/comments?per_page={per_page}&page="
+                rels = [f'<{link}{page + 1}>; rel="next"', f'<{link}{last}>; rel="last"'] if page < last else []
+                if page > 1:
+                    rels = [f'<{link}{page - 1}>; rel="prev"', *rels, f'<{link}1>; rel="first"']
+                if rels:
+                    self.last_headers = {"Link": ", ".join(rels)}
+                return 200, items[(page - 1) * per_page: page * per_page]
+            if method == "POST":
+                problem = self._fields(f"POST {path}", body, {"body": str}, {})
+                if problem:
+                    return self._bad(problem)
+                if len(body["body"]) > 65_536:
+                    return too_long
+                login, bot = self._writer()
+                return 201, self._shown(self._store(number, body["body"], login, bot))
+            return not_found
+        if (m := re.fullmatch(r"/issues/comments/(\d+)", rest)) and method in ("PATCH", "DELETE"):
+            return self._comment_write(method, path, self.comments.get(int(m[1])), body, 65_536, not_found,
+                                       too_long)
+        return not_found
+
     # ----------------------------------------------------------------------- GitLab
 
     def _gitlab(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any) -> Answer:
         if headers.get("private-token") != self.token and headers.get("authorization") != f"Bearer {self.token}":
             return 401, {"message": "401 Unauthorized"}
+        if path == "/user" and method == "GET":
+            return 200, {"id": self._user_id(self.user), "username": self.user, "name": self.user, "state": "active",
+                         "bot": False}
         encoded = f"/projects/{urllib.parse.quote(self.project, safe='')}/merge_requests"
+        if re.match(re.escape(encoded) + r"/\d+/notes(/|$)", path):
+            return self._gitlab_notes(method, path, path.removeprefix(encoded), query, body)
         if not path.startswith(encoded):
             if self.project in urllib.parse.unquote(path) and self.project in path:
                 self.problems.append(f"{method} {path}: the project path must be URL-encoded ({encoded})")
@@ -250,6 +416,8 @@ class FakeForge:
             return 201, self.pulls[iid]
         if m := re.fullmatch(r"/(\d+)", rest):
             mr = self.pulls.get(int(m[1]))
+            if mr is not None and method == "GET":
+                return 200, mr
             if mr is None or method != "PUT":
                 return 404, {"message": "404 Not found"}
             problem = self._fields(f"PUT {path}", body, {}, {"title": str, "description": str, "target_branch": str,
@@ -266,16 +434,57 @@ class FakeForge:
             return 200, mr
         return 404, {"message": "404 Not found"}
 
+    def _gitlab_notes(self, method: str, path: str, rest: str, query: dict[str, str], body: Any) -> Answer:
+        not_found: Answer = (404, {"message": "404 Not found"})
+        too_long: Answer = (400, {"message": {"note": ["is too long (maximum is 1000000 characters)"]}})
+        m = re.fullmatch(r"/(\d+)/notes(?:/(\d+))?", rest)
+        if m is None or int(m[1]) not in self.pulls:
+            return 404, {"message": "404 Merge Request Not Found"}
+        number = int(m[1])
+        if m[2] is None and method == "GET":
+            if query.get("sort", "desc") not in ("asc", "desc") or \
+                    query.get("order_by", "created_at") not in ("created_at", "updated_at"):
+                return self._bad(f"GET {path}: sort must be asc|desc and order_by created_at|updated_at: {query}")
+            per_page = min(int(query.get("per_page", "20")), 100)
+            page = int(query.get("page", "1"))
+            items = [self._shown(c) for c in self.comments_on(number)]
+            if query.get("sort", "desc") == "desc":
+                items.reverse()
+            pages = max(1, -(-len(items) // per_page))
+            self.last_headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items)),
+                                 "X-Total-Pages": str(pages), "X-Next-Page": str(page + 1) if page < pages else "",
+                                 "X-Prev-Page": str(page - 1) if page > 1 else ""}
+            return 200, items[(page - 1) * per_page: page * per_page]
+        if m[2] is None and method == "POST":
+            problem = self._fields(f"POST {path}", body, {"body": str},
+                                   {"internal": bool, "created_at": str, "merge_request_diff_head_sha": str})
+            if problem:
+                return self._bad(problem)
+            if len(body["body"]) > 1_000_000:
+                return too_long
+            return 201, self._shown(self._store(number, body["body"], self.user))
+        if m[2] is not None and method in ("PUT", "DELETE"):
+            note = self.comments.get(int(m[2]))
+            if note is not None and (note["_pull"] != number or (note["system"] and method == "PUT")):
+                return (403, {"message": "403 Forbidden"}) if note["_pull"] == number else not_found
+            return self._comment_write(method, path, note, body, 1_000_000, not_found, too_long)
+        return not_found
+
     # ----------------------------------------------------------------------- Gitea
 
     def _gitea(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any) -> Answer:
         if headers.get("authorization") != f"token {self.token}":
             return 401, {"message": "user does not exist [uid: 0, name: ]", "url": "https://gitea.test/api/swagger"}
+        if path == "/user" and method == "GET":
+            return 200, {"id": self._user_id(self.user), "login": self.user, "full_name": self.user,
+                         "email": f"{self.user}@example.com", "is_admin": False}
         repo_path = f"/repos/{self.project}"
         if not path.startswith(repo_path + "/"):
             return 404, {"message": "The target couldn't be found.", "url": "https://gitea.test/api/swagger",
                          "errors": []}
         rest = path.removeprefix(repo_path)
+        if rest.startswith("/issues/") and "/comments" in rest:
+            return self._gitea_comments(method, path, rest, query, body)
         if rest == "/labels" and method == "GET":
             items = [{"id": i, "name": n, "color": "0e8a16", "description": "", "exclusive": False}
                      for n, i in sorted(self.labels.items(), key=lambda x: x[1])]
@@ -348,6 +557,30 @@ class FakeForge:
                     pr["labels"].append({"id": i, "name": names[i]})
             return 200, pr["labels"]
         return 404, {"message": "The target couldn't be found.", "url": "https://gitea.test/api/swagger", "errors": []}
+
+    def _gitea_comments(self, method: str, path: str, rest: str, query: dict[str, str], body: Any) -> Answer:
+        not_found: Answer = (404, {"message": "The target couldn't be found.", "url": "https://gitea.test/api/swagger",
+                                   "errors": []})
+        if m := re.fullmatch(r"/issues/(\d+)/comments", rest):
+            number = int(m[1])
+            if number not in self.pulls:
+                return not_found
+            if method == "GET":
+                items = [self._shown(c) for c in self.comments_on(number)]
+                self.last_headers = {"X-Total-Count": str(len(items))}
+                return 200, self._page(items, query) if self.gitea_pages_comments else items
+            if method == "POST":
+                problem = self._fields(f"POST {path}", body, {"body": str}, {"updated_at": str})
+                if problem:
+                    return self._bad(problem)
+                if not body["body"]:
+                    return 422, {"message": "[Body]: Required", "url": "https://gitea.test/api/swagger"}
+                return 201, self._shown(self._store(number, body["body"], self.user))
+            return not_found
+        if (m := re.fullmatch(r"/issues/comments/(\d+)", rest)) and method in ("PATCH", "DELETE"):
+            return self._comment_write(method, path, self.comments.get(int(m[1])), body, 10**9, not_found,
+                                       (413, None))
+        return not_found
 
     def _page(self, items: list[Any], query: dict[str, str]) -> list[Any]:
         page, limit = int(query.get("page", "1")), int(query.get("limit", "30"))

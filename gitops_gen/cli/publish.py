@@ -11,12 +11,13 @@ import typer
 from rich.markup import escape
 
 from gitops_gen.cli.options import ApiUrlOpt, BaseOpt, Output, OutputOpt, RemoteOpt, RepoOpt
-from gitops_gen.cli.output import err, error_json, out, print_change, print_error, print_json, run_core
+from gitops_gen.cli.output import err, error_json, out, plural, print_change, print_error, print_json, run_core
 from gitops_gen.errors import GitopsGenError, UserError
 from gitops_gen.redact import redact
 from gitops_gen.review.report import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
+    from gitops_gen.publish.comment import CommentResult
     from gitops_gen.publish.pullrequest import PublishRequest, PublishResult
     from gitops_gen.write.transaction import ChangeResult
 
@@ -155,3 +156,73 @@ def pr_(
         if dry_run and result.body is not None:
             out.print()
             out.print(escape(result.body), highlight=False)
+
+
+def print_commented(result: CommentResult) -> None:
+    title = {"github": "GitHub", "gitlab": "GitLab", "gitea": "Gitea"}[result.provider]
+    sign = "!" if result.provider == "gitlab" else "#"
+    parts = plural(len(result.parts), "part")
+    where = f"{result.kind} {sign}{result.number} on {title} ({result.api_url}, {result.project})"
+    if result.dry_run:
+        out.print(f"Would comment on {where}: {parts} of at most {result.max_bytes:,} bytes; "
+                  f"${result.token_env} is {'set' if result.token_set else 'NOT set'}.", highlight=False)
+    else:
+        out.print(f"Commented on {where}: {parts}.", highlight=False)
+    done = {"create": "created", "update": "updated", "unchanged": "unchanged"}
+    for p in result.parts:
+        verb = p.action if result.dry_run else done[p.action]
+        ident = f"  comment {p.id}" if p.id is not None else ""
+        link = f"  {p.url}" if p.url and not result.dry_run else ""
+        out.print(f"  {verb:9} part {p.part}/{p.of}  {p.bytes:,} bytes{ident}{link}", highlight=False)
+    for comment_id in result.deleted:
+        out.print(f"  {'delete' if result.dry_run else 'deleted':9} comment {comment_id} (a part no longer needed)",
+                  highlight=False)
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", markup=True, highlight=False)
+
+
+def comment(
+    base: Annotated[str | None, typer.Argument(
+        help="Base revision (default: the merge base with the default branch).", show_default=False)] = None,
+    head: Annotated[str | None, typer.Argument(help="Head revision (default: the work tree).", show_default=False)]
+        = None,
+    pr: Annotated[int | None, typer.Option(
+        "--pr", help="The pull request's number (GitLab: the merge request's IID; default: from the CI, "
+        "$GITHUB_EVENT_PATH or $GITHUB_REF on GitHub, Gitea and Forgejo Actions, $CI_MERGE_REQUEST_IID on GitLab "
+        "CI).", show_default=False)] = None,
+    remote: Annotated[str | None, typer.Option(
+        "--remote", help="Remote whose forge hosts the pull request (default: forge.remote in gitops-gen.yaml, "
+        "else origin).", show_default=False)] = None,
+    api_url: ApiUrlOpt = None,
+    max_bytes: Annotated[int | None, typer.Option(
+        "--max-bytes", help="Largest comment; a longer report is split into several (default, and at most: the "
+        "forge's limit, 65,536 on GitHub and Gitea, 1,000,000 on GitLab).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print which parts would be created, updated or deleted; write nothing (the comments "
+        "are read when a token is set).")] = False,
+    output: OutputOpt = Output.table,
+    repo: RepoOpt = None,
+) -> None:
+    """Post the diff as one comment on the pull request, and rewrite it in place on every push.
+
+    A hidden marker finds the comment again; past the forge's size limit the report is split into parts, one
+    comment each, and parts no longer needed are deleted. Only comments written by the token's user are touched.
+    """
+    from gitops_gen.commands.common import resolve_root
+    from gitops_gen.publish import comment as comment_mod
+
+    request = comment_mod.CommentRequest(base=base, head=head, number=pr, remote=remote, api_url=api_url,
+                                         max_bytes=max_bytes, dry_run=dry_run)
+    json_errors = output is Output.json
+    result = run_core(lambda: comment_mod.post_diff(resolve_root(repo), request), json_errors=json_errors)
+    if output is Output.json:
+        data = result.as_json()
+        if result.error is not None:
+            data = {**data, **error_json(result.error)}
+        print_json(data)
+    else:
+        print_commented(result)
+        if result.error is not None:
+            print_error(result.error)
+    if result.error is not None:
+        raise typer.Exit(result.error.exit_code)
