@@ -181,17 +181,31 @@ def test_parts_each_carry_their_marker_and_the_unneeded_ones_are_deleted(server:
     assert not server.problems
 
 
-def test_a_small_max_bytes_keeps_every_comment_under_it(branches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_small_max_bytes_splits_and_a_smaller_diff_deletes_parts(branches: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     with fake_forge("github", TOKEN) as server:
         server.add_pull(PR)
         on_forge(branches, server, monkeypatch)
         data = run_json(branches, server, "main", "feature-2", "--pr", str(PR), "--max-bytes", "6000")
         posted = server.comments_on(PR)
-        assert data["max_bytes"] == 6000 and len(posted) == len(data["parts"])
         of = len(posted)
+        assert data["max_bytes"] == 6000 and of == len(data["parts"]) and of >= 2
+        assert [(p["part"], p["of"], p["action"]) for p in data["parts"]] == [(i, of, "create")
+                                                                             for i in range(1, of + 1)]
         for i, c in enumerate(posted, 1):
             assert len(c["body"].encode()) <= 6000
-            assert c["body"].startswith(f"<!-- gitops-gen:diff part={i}/{of} -->\n")
+            assert c["body"].startswith(f"<!-- gitops-gen:diff part={i}/{of} -->\n") and f"part {i}/{of}" in c["body"]
+        ids = [c["id"] for c in posted]
+
+        # The next push fits in one comment: the first is rewritten, the others deleted.
+        mark = len(server.calls)
+        data = run_json(branches, server, "main", "feature", "--pr", str(PR))
+        assert [(p["part"], p["of"], p["action"], p["id"]) for p in data["parts"]] == [(1, 1, "update", ids[0])]
+        assert data["deleted"] == ids[1:]
+        assert writes(server, mark) == [("PATCH", comment_path(server, ids[0])),
+                                        *[("DELETE", comment_path(server, i)) for i in ids[1:]]]
+        assert [c["id"] for c in server.comments_on(PR)] == ids[:1]
+        assert not server.problems
 
 
 def test_max_bytes_is_clamped_to_the_forges_limit(branches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
