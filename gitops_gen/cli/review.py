@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from gitops_gen.cli.options import RepoOpt
 from gitops_gen.cli.output import RenderProgress, out, print_json, run_core
+from gitops_gen.errors import UserError
 from gitops_gen.review.report import DEFAULT_MAX_BYTES
 
 if TYPE_CHECKING:
@@ -36,7 +37,12 @@ def diff(
     tenant: Annotated[list[str] | None, typer.Option(help="Only this tenant (repeatable).")] = None,
     cluster: Annotated[list[str] | None, typer.Option(help="Only this cluster (repeatable).")] = None,
     output: Annotated[DiffOutput, typer.Option("--output", "-o", help="Output format.")] = DiffOutput.text,
-    max_bytes: Annotated[int, typer.Option(help="Cut the markdown report to this size.")] = DEFAULT_MAX_BYTES,
+    max_bytes: Annotated[int, typer.Option(help="Cut the markdown report to this size (with --split: each part).")]
+        = DEFAULT_MAX_BYTES,
+    split: Annotated[bool, typer.Option(
+        "--split", help="With --output markdown: past --max-bytes, print the report as parts that each stand alone "
+        "('part 2/5': title, counts and risks first), separated by a line '<!-- gitops-gen diff part I/N -->'.")]
+        = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there are differences, like "
                                             "'flux diff'.")] = False,
     repo: RepoOpt = None,
@@ -52,15 +58,27 @@ def diff(
     progress = RenderProgress()
 
     def run() -> DiffResult:
+        if split and output is not DiffOutput.markdown:
+            raise UserError(f"--split splits the markdown report, and --output is {output.value}",
+                            "add --output markdown, or drop --split", field="--split")
+        if max_bytes < 2_000:
+            raise UserError(f"--max-bytes {max_bytes} leaves no room for a report", "give at least 2000",
+                            field="--max-bytes")
         try:
             return diff_mod.diff(resolve_root(repo), base, head, tuple(tenant or ()), tuple(cluster or ()),
                                  progress=progress)
         finally:
             progress.close()
 
-    result = run_core(run)
+    result = run_core(run, json_errors=output is DiffOutput.json)
     if output is DiffOutput.json:
         print_json(diffreport.as_json(result))
+    elif output is DiffOutput.markdown and split:
+        parts = diffreport.as_markdown_parts(result, max_bytes)
+        for i, part in enumerate(parts, 1):
+            if len(parts) > 1:
+                sys.stdout.write(f"{'' if i == 1 else chr(10)}<!-- gitops-gen diff part {i}/{len(parts)} -->\n")
+            sys.stdout.write(part)
     elif output is DiffOutput.markdown:
         sys.stdout.write(diffreport.as_markdown(result, max_bytes))
     else:

@@ -731,6 +731,16 @@ def _reads_within(generator: Mapping[str, Any], roots: tuple[str, ...]) -> bool:
     return True
 
 
+def reads_only_under(appset: Mapping[str, Any], root: str) -> bool:
+    """Whether an ApplicationSet's generators read nothing but files below ``root``."""
+    generators = _l(_m(appset.get("spec")).get("generators"))
+    return all(isinstance(g, Mapping) and _reads_within(g, (root,)) for g in generators)
+
+
+def mentions_applicationset(data: bytes) -> bool:
+    return _APPSET.search(data) is not None
+
+
 def inputs_confined(side: Side) -> bool:
     """Whether the side's controller objects are a function of its files under clusters/ and argocd/ and
     of gitops-gen.yaml alone: true when every ApplicationSet's generators read files only there (as

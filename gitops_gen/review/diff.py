@@ -10,6 +10,7 @@ every object that refers to it. Secret values are never printed: a changed Secre
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import hashlib
 import hmac
@@ -44,7 +45,26 @@ from gitops_gen.render.kustomize import (
 from gitops_gen.render.reach import Escape, Reacher
 from gitops_gen.review.appset import inputs_confined
 from gitops_gen.review.controllers import ControllerChange, diff_controllers
-from gitops_gen.review.sides import CommitSide, Side, WorkTreeSide, docs_of, files_under, materialize, tree_of
+from gitops_gen.review.fleet import Aside
+from gitops_gen.review.platform import (
+    ClusterChange,
+    RiskTuple,
+    cluster_changes,
+    estate_risks,
+    platform_paths,
+    platform_risks,
+    read_platform,
+)
+from gitops_gen.review.sides import (
+    CommitSide,
+    Side,
+    WorkTreeSide,
+    docs_of,
+    files_under,
+    materialize,
+    tree_of,
+    yaml_files,
+)
 
 Docs = list[dict[str, Any]]
 #: kustomize appends a 10-character hash to generated ConfigMap and Secret names.
@@ -95,12 +115,19 @@ class DiffResult:
     risks: list[Risk] = field(default_factory=list)
     #: (tenant, cluster, added|removed|changed|not rendered): 'not rendered' when it reaches outside the repository
     overlays: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Controller objects in the files under clusters/ and argocd/ that are no tenant's (tenant ''; cluster
+    #: the clusters/<cluster>/ of the file, else ''): ApplicationSets, AppProjects, bootstrap, Flux sources
+    platform: list[ObjectChange] = field(default_factory=list)
+    #: Clusters added, removed, or with settings changed
+    clusters: list[ClusterChange] = field(default_factory=list)
+    #: What grouping sets aside: each tenant's and cluster's own names and hosts
+    aside: Aside = field(default_factory=Aside)
     compared: int = 0   # overlay renders compared, both sides (from the cache or built)
     built: int = 0      # of which built by kustomize now
 
     @property
     def empty(self) -> bool:
-        return not (self.controllers or self.objects or self.risks)
+        return not (self.controllers or self.objects or self.risks or self.platform or self.clusters)
 
     def touched(self) -> dict[tuple[str, str], dict[str, int]]:
         """Counts of object changes per (tenant, cluster)."""
@@ -396,6 +423,9 @@ def overlay_risks(tenant: str, cluster: str, base: Docs | None, head: Docs | Non
             old_v, new_v = ".".join(map(str, before)), ".".join(map(str, after))
             risks.append(Risk("medium", "image-downgrade", tenant, cluster,
                               f"WorkflowGen goes down from {old_v} to {new_v}"))
+    if base and head:
+        risks += restart_risks(tenant, cluster, base, head)
+        risks += _url_and_class_risks(tenant, cluster, base, head)
     for d in head or []:
         if d.get("kind") == "Deployment" and d["metadata"]["name"] == "workflowgen-win-services" \
                 and int(d["spec"].get("replicas", 1)) > 1:
@@ -417,6 +447,80 @@ def overlay_risks(tenant: str, cluster: str, base: Docs | None, head: Docs | Non
             else:
                 risks.append(Risk("high", "rule-regression", tenant, cluster,
                                   f"{rule_id} passes on BASE and fails on HEAD: {message}"))
+    return risks
+
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+APPLICATION_URL = "WFGEN_APP_SETTING_ApplicationUrl"
+
+
+def restart_risks(tenant: str, cluster: str, base: Docs, head: Docs) -> list[Risk]:
+    """Workloads whose pod template changes restart; a Recreate Deployment (the Windows Services) or a single
+    database pod is down while its new pod starts."""
+    old = {_key(d): d for d in base if d.get("kind") in WORKLOADS}
+    new = {_key(d): d for d in head if d.get("kind") in WORKLOADS}
+    old_names, new_names = _generated_names(base), _generated_names(head)
+    rolling, down, causes = [], [], set()
+    for key in sorted(old.keys() & new.keys()):
+        a, b = old[key]["spec"].get("template"), new[key]["spec"].get("template")
+        if json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True):
+            continue
+        if _fingerprint(a or {}, old_names) == _fingerprint(b or {}, new_names):
+            causes.add("a generated ConfigMap or Secret it reads changed (new hash-suffixed name)")
+        else:
+            causes.add("its pod template changed")
+        spec = new[key]["spec"]
+        name = f"{key[0]}/{key[2]}"
+        strategy = str((spec.get("strategy") or {}).get("type") or "RollingUpdate")
+        if key[0] == "Deployment" and strategy == "Recreate":
+            down.append(f"{name} (Recreate: its pod is stopped before the new one starts"
+                        + ("; the Windows Services are down meanwhile)" if "win-services" in key[2] else ")"))
+        elif key[0] == "StatefulSet" and int(spec.get("replicas", 1)) <= 1:
+            down.append(f"{name} (one pod: down while it restarts)")
+        else:
+            rolling.append(name)
+    if not (rolling or down):
+        return []
+    parts = []
+    if down:
+        parts.append("downtime: " + "; ".join(down))
+    if rolling:
+        parts.append("rolling restart: " + ", ".join(rolling))
+    return [Risk("medium" if down else "low", "workload-restart", tenant, cluster,
+                 f"pods restart because {' and '.join(sorted(causes))}; " + "; ".join(parts))]
+
+
+def _app_url(docs: Docs) -> str | None:
+    for d in docs:
+        if d.get("kind") == "ConfigMap" and isinstance(d.get("data"), dict) and APPLICATION_URL in d["data"]:
+            return str(d["data"][APPLICATION_URL])
+        if d.get("kind") in WORKLOADS:
+            pod = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
+            for c in pod.get("containers") or []:
+                for e in c.get("env") or []:
+                    if isinstance(e, dict) and e.get("name") == APPLICATION_URL and "value" in e:
+                        return str(e["value"])
+    return None
+
+
+def _url_and_class_risks(tenant: str, cluster: str, base: Docs, head: Docs) -> list[Risk]:
+    risks = []
+    a, b = _app_url(base), _app_url(head)
+    if a != b and a is not None:
+        risks.append(Risk("medium", "application-url-changed", tenant, cluster,
+                          f"ApplicationUrl {a} → {b or '(none)'}: the redirect URIs registered with the identity "
+                          "provider, links in notification emails and bookmarks must follow"))
+    old = {_key(d): d for d in base if d.get("kind") == "Ingress"}
+    for key, doc in ((k, d) for d in head if d.get("kind") == "Ingress" for k in [_key(d)]):
+        if key not in old:
+            continue
+        was = (old[key].get("spec") or {}).get("ingressClassName")
+        now = (doc.get("spec") or {}).get("ingressClassName")
+        if was != now:
+            hosts = sorted({str(r.get("host")) for r in (doc.get("spec") or {}).get("rules") or [] if r.get("host")})
+            risks.append(Risk("high", "ingress-class-changed", tenant, cluster,
+                              f"Ingress/{key[2]}: ingressClassName {was} → {now}: {', '.join(hosts) or 'its hosts'} "
+                              "move to another ingress controller, and stop answering until it serves them"))
     return risks
 
 
@@ -549,14 +653,108 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
         # Nothing the controllers read changed (the usual edit of a tenant): no expansion of every
         # placement file on both sides.
         same = not controller_paths and inputs_confined(head_side)
-        controllers = [] if same else diff_controllers(base_side, head_side)
+        controllers = [] if same else diff_controllers(*_controller_sides(base_side, head_side, changed))
         result.controllers = [x for x in controllers if (not tenants or x.tenant in tenants)
                               and (not clusters or x.cluster in clusters)]
         result.risks += controller_risks(result.controllers)
+        files = read_platform(base_side, head_side, platform_paths(changed))
+        for f in files:
+            cluster = f.path.split("/")[1] if f.path.startswith(f"{layout.CLUSTERS_DIR}/") else ""
+            if clusters and cluster not in clusters:
+                continue
+            owner = f.path.rsplit("/", 1)[-1].rsplit(".", 1)[0] if f.path.startswith(
+                f"{layout.ARGOCD_DIR}/projects/") else ""
+            if tenants and owner not in tenants:
+                continue
+            result.platform += [dataclasses.replace(o, name=f"{o.name} ({f.path})") for o in diff_objects(
+                owner, cluster, [dict(d) for d in f.before], [dict(d) for d in f.after])]
+        wide = [*platform_risks(files), *estate_risks(base_estate, head_estate)]
+        result.risks += [_risk(r) for r in wide
+                         if (not tenants or r[2] is None or r[2] in tenants)
+                         and (not clusters or r[3] is None or r[3] in clusters)]
+        result.clusters = [c for c in cluster_changes(base_estate, head_estate) if not clusters or c.name in clusters]
         result.risks += [r for r in routing_risks(base_estate, head_estate)
                          if (not tenants or r.tenant in tenants) and (not clusters or r.cluster in clusters)]
+        result.aside = _aside(base_estate, head_estate)
     result.risks.sort(key=lambda r: (SEVERITY_ORDER[r.severity], r.tenant or "", r.cluster or "", r.id, r.message))
     return result
+
+
+def _aside(*estates: Estate) -> Aside:
+    tenants: dict[str, tuple[tuple[str, str], ...]] = {}
+    clusters: dict[str, tuple[tuple[str, str], ...]] = {}
+    for estate in estates:
+        for c in estate.clusters.values():
+            clusters.setdefault(c.name, ((c.name, "<cluster>"), (c.region, "<region>"), (c.domain, "<domain>")))
+        for t in estate.tenants.values():
+            if t.name in tenants:
+                continue
+            pairs = [(t.name, "<tenant>"), (t.namespace, "<tenant>"), *((h.host, "<host>") for h in t.hosts)]
+            pairs += [(estate.clusters[c].regional_host(t.name), "<host>") for c in t.placements
+                      if c in estate.clusters]
+            tenants[t.name] = tuple(pairs)
+    return Aside(tenants, clusters)
+
+
+def _risk(r: RiskTuple) -> Risk:
+    return Risk(*r)
+
+
+class _ClusterSubset:
+    """A side seen without the files of clusters nothing changed in: their Applications and Kustomizations
+    are the same on both sides, so neither side needs to expand them."""
+
+    def __init__(self, side: Side, keep: frozenset[str]) -> None:
+        self.side = side
+        self.label = side.label
+        self.keep = keep
+        self._files: list[str] | None = None
+
+    def read(self, path: str) -> bytes | None:
+        return self.side.read(path)
+
+    def files(self) -> list[str]:
+        if self._files is None:
+            prefix = layout.CLUSTERS_DIR + "/"
+            self._files = [p for p in self.side.files()
+                           if not p.startswith(prefix) or p.split("/", 2)[1] in self.keep]
+        return list(self._files)
+
+
+def _own_cluster_only(side: Side) -> bool:
+    """Whether every ApplicationSet under clusters/<c>/ reads files of clusters/<c>/ alone (as gitops-gen
+    writes them), and none lies elsewhere: then the Applications of a cluster depend on its folder alone."""
+    from gitops_gen.review.appset import mentions_applicationset, reads_only_under
+
+    # Placement files (clusters/<c>/tenants/) are records and Flux Kustomizations: not read here.
+    for rel in yaml_files(side.files(), layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
+        parts = rel.split("/")
+        if parts[0] == layout.CLUSTERS_DIR and len(parts) > 3 and parts[2] == "tenants":
+            continue
+        data = side.read(rel)
+        if data is None or not mentions_applicationset(data):
+            continue
+        cluster = parts[1] if parts[0] == layout.CLUSTERS_DIR and len(parts) > 2 else None
+        for doc in docs_of(data):
+            if doc.get("kind") != "ApplicationSet":
+                continue
+            if cluster is None or not reads_only_under(doc, f"{layout.CLUSTERS_DIR}/{cluster}"):
+                return False
+    return True
+
+
+def _controller_sides(base: Side, head: Side, changed: set[str]) -> tuple[Side, Side]:
+    """Both sides, reduced to the clusters whose files changed when nothing else the controllers read did."""
+    if layout.CONFIG_FILE in changed:
+        return base, head
+    touched = {p.split("/")[1] for p in changed if p.startswith(f"{layout.CLUSTERS_DIR}/") and p.count("/") >= 2}
+    if any(p.startswith(f"{layout.ARGOCD_DIR}/") and not p.startswith(
+            (f"{layout.ARGOCD_DIR}/projects/", f"{layout.ARGOCD_DIR}/clusters/")) for p in changed):
+        return base, head
+    if not (_own_cluster_only(base) and _own_cluster_only(head)):
+        return base, head
+    keep = frozenset(touched)
+    return _ClusterSubset(base, keep), _ClusterSubset(head, keep)
 
 
 def _platform_changes(changed: Iterable[str]) -> list[tuple[str, str]]:
