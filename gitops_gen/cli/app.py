@@ -5,16 +5,65 @@ Each command module imports the core it calls inside the command, so ``gitops-ge
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from gitops_gen import __version__
 from gitops_gen.cli import clusters, estate, publish, review, tenants, validate
-from gitops_gen.cli.output import out
+from gitops_gen.cli.options import plain_help
+from gitops_gen.cli.output import out, usage_errors, wants_json
+
+
+class GitopsGenGroup(TyperGroup):
+    """The command group: every command's --help shows values as click does (options.plain_help), and a
+    usage error (an unknown choice, a missing option, no such command) on a command line with
+    ``--output json`` is the JSON error object on stdout, exit 2, like every other error of that command.
+
+    Usage errors are raised while click parses, before any command runs: the group's own parse is in
+    ``make_context``, a command's parse (and its run) in the group's ``invoke``."""
+
+    json_errors = False
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
+        self.json_errors = wants_json(list(sys.argv[1:] if args is None else args))
+        return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with usage_errors(self.json_errors):
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with usage_errors(self.json_errors):
+            return super().invoke(ctx)
+
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)
+        plain_help(params)
+        return params
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_help_all(command, ctx)
+        return command
+
+
+def _plain_help_all(command: Any, ctx: Any) -> None:
+    """A command's parameters, its --help included, and those of its subcommands (``validate merge``)."""
+    plain_help(command.get_params(ctx))
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help_all(sub, ctx)
+
 
 app = typer.Typer(
     name="gitops-gen",
+    cls=GitopsGenGroup,
     help="Keep a multi-tenant WorkflowGen estate on Kubernetes declared in git, for Argo CD and Flux.",
     no_args_is_help=True,
     add_completion=False,

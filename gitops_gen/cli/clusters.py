@@ -42,7 +42,9 @@ def _labels(pairs: list[str]) -> dict[str, str]:
     for p in pairs:
         key, sep, value = p.partition("=")
         if not sep or not key:
-            raise UserError(f"--label {p!r} is not KEY=VALUE", "write it like --label tier=gold")
+            raise UserError(f"--label {p!r} is not KEY=VALUE", "write it like --label tier=gold", field="--label")
+        if key in labels:
+            raise UserError(f"--label {key!r} is given twice", "give each label key once", field="--label")
         labels[key] = value
     return labels
 
@@ -53,17 +55,20 @@ def add_cluster(
     controller: Annotated[ControllerOpt, typer.Option(help="GitOps controller reconciling the cluster.")],
     windows_build: Annotated[WindowsBuildOpt, typer.Option(help="Windows Server build of its Windows nodes.")],
     domain: Annotated[str, typer.Option(help="DNS domain of regional hosts (<tenant>.<domain>).")],
-    server: Annotated[str | None, typer.Option(help="Argo CD destination server URL.")] = None,
+    server: Annotated[str | None, typer.Option(help="Argo CD destination server URL (https://...).",
+                                              metavar="URL")] = None,
     argocd_name: Annotated[str | None, typer.Option(help="Argo CD destination cluster name (instead of --server).")]
         = None,
-    label: Annotated[list[str] | None, typer.Option(help="Cluster label KEY=VALUE (repeatable).")] = None,
+    label: Annotated[list[str] | None, typer.Option(help="Cluster label KEY=VALUE (repeatable).",
+                                                    metavar="KEY=VALUE")] = None,
     data_storage_class: Annotated[str | None, typer.Option(
         help="ReadWriteMany storage class of WorkflowGen's data volume on this cluster, e.g. azurefile-csi (AKS), "
-             "efs-sc (EKS), filestore (GKE) (default: storage.dataClass of gitops-gen.yaml).")] = None,
+             "efs-sc (EKS), filestore (GKE) (default: storage.dataClass of gitops-gen.yaml).", metavar="CLASS")]
+        = None,
     database_storage_class: Annotated[str | None, typer.Option(
         help="Storage class of the in-cluster database's volume, e.g. managed-csi (AKS), gp3 (EKS), "
-             "premium-rwo (GKE) (default: storage.databaseClass of gitops-gen.yaml, else the cluster's default).")]
-        = None,
+             "premium-rwo (GKE) (default: storage.databaseClass of gitops-gen.yaml, else the cluster's default).",
+        metavar="CLASS")] = None,
     branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-cluster-NAME).")]
         = None,
     base: StartOpt = None,
@@ -78,7 +83,8 @@ def add_cluster(
     output: OutputOpt = Output.table,
 ) -> None:
     """Declare a cluster and write the objects its controller reconciles."""
-    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout, branch)
+    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout, branch,
+                              json_errors=output is Output.json)
 
     def run() -> ChangeResult:
         from gitops_gen.commands.clusters import add_cluster as add
@@ -93,11 +99,15 @@ def add_cluster(
                           data_storage_class=data_storage_class, database_storage_class=database_storage_class)
         if controller is ControllerOpt.flux and (server or argocd_name):
             raise UserError("--server and --argocd-name are for Argo CD clusters",
-                            "drop them, or use --controller argocd")
+                            "drop them, or use --controller argocd", field="--server" if server else "--argocd-name")
         if controller is ControllerOpt.argocd and not (server or argocd_name):
             raise UserError("an Argo CD cluster needs --server URL or --argocd-name NAME",
-                            "give the destination as Argo CD knows it, e.g. --server https://10.0.0.1:6443")
+                            "give the destination as Argo CD knows it, e.g. --server https://10.0.0.1:6443",
+                            field="--server")
+        if server and argocd_name:
+            raise UserError("--server and --argocd-name both name the Argo CD destination",
+                            "give one of them", field="--argocd-name")
         return add(root, cluster, dry_run=dry_run, commit=not no_commit, branch=branch, base=base,
-                   checkout=checkout)
+                   checkout=checkout, from_flags=True)
 
     change_then_publish(run, repo, publish, output, f"Cluster {name} added")

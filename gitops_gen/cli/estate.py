@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from gitops_gen.cli.options import DryRunOpt, NoCommitOpt, Output, OutputOpt, RepoOpt
-from gitops_gen.cli.output import err, out, print_change, print_json, run_core
+from gitops_gen.cli.output import RenderProgress, err, out, plural, print_change, print_json, run_core
+
+if TYPE_CHECKING:
+    from gitops_gen.write.transaction import ChangeResult
 
 
 class SecretsOpt(StrEnum):
@@ -34,7 +37,8 @@ def init(
     from gitops_gen.commands.init import init_estate
 
     result = run_core(lambda: init_estate(path, repo_url, revision, workflowgen_version, secrets.value,
-                                          dry_run=dry_run, commit=not no_commit))
+                                          dry_run=dry_run, commit=not no_commit),
+                      json_errors=output is Output.json)
     print_change(result, output, f"Estate ready in {path}")
 
 
@@ -49,7 +53,16 @@ def generate(
     from gitops_gen.commands.common import resolve_root
     from gitops_gen.commands.generate import generate as generate_files
 
-    result = run_core(lambda: generate_files(resolve_root(repo), dry_run=dry_run, check=check))
+    # A bar on stderr once it takes more than half a second, on a terminal only: pipes and CI logs are unchanged.
+    progress = RenderProgress("generating tenants' files", then="comparing with the work tree")
+
+    def run() -> ChangeResult:
+        try:
+            return generate_files(resolve_root(repo), dry_run=dry_run, check=check, progress=progress)
+        finally:
+            progress.close()
+
+    result = run_core(run, json_errors=output is Output.json)
     if check:
         for note in result.notes:
             err.print(f"[yellow]note:[/] {escape(note)}", markup=True, highlight=False)
@@ -73,7 +86,7 @@ def list_(repo: RepoOpt = None, output: OutputOpt = Output.table) -> None:
     from gitops_gen.commands.common import resolve_root
     from gitops_gen.commands.query import list_placements
 
-    clusters, rows = run_core(lambda: list_placements(resolve_root(repo)))
+    clusters, rows = run_core(lambda: list_placements(resolve_root(repo)), json_errors=output is Output.json)
     if output is Output.json:
         print_json({
             "clusters": [
@@ -89,11 +102,13 @@ def list_(repo: RepoOpt = None, output: OutputOpt = Output.table) -> None:
         table.add_row(r.cluster, r.region, r.controller, r.tenant, r.namespace,
                       ", ".join([*r.global_hosts, r.regional_host]))
     out.print(table)
-    out.print(f"{len({r.tenant for r in rows})} tenants, {len(rows)} placements on {len(clusters)} clusters.")
+    out.print(f"{plural(len({r.tenant for r in rows}), 'tenant')}, {plural(len(rows), 'placement')} on "
+              f"{plural(len(clusters), 'cluster')}.")
 
 
 def route(
-    host: Annotated[str, typer.Argument(help="Host name, e.g. acme.wfg.example.com.")],
+    host: Annotated[str, typer.Argument(
+        help="Host name, e.g. acme.wfg.example.com, or a URL (https://acme.wfg.example.com/wfgen).")],
     repo: RepoOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -101,7 +116,7 @@ def route(
     from gitops_gen.commands.common import resolve_root
     from gitops_gen.commands.query import route as find_route
 
-    r = run_core(lambda: find_route(resolve_root(repo), host))
+    r = run_core(lambda: find_route(resolve_root(repo), host), json_errors=output is Output.json)
     if output is Output.json:
         print_json(r.as_json())
         return

@@ -69,7 +69,8 @@ def usage_error_json(exc: ClickException) -> dict[str, object]:
         field = exc.option_name
     hint = None
     if isinstance(exc, UsageError) and exc.ctx is not None:
-        hint = f"'{exc.ctx.command_path} --help' lists the options and their allowed values"
+        what = "the commands" if hasattr(exc.ctx.command, "commands") else "the options and their allowed values"
+        hint = f"'{exc.ctx.command_path} --help' lists {what}"
     return {"error": {"message": redact(exc.format_message()), "hint": hint, "file": None, "line": None,
                       "field": field}}
 
@@ -97,7 +98,8 @@ def usage_errors(json_errors: bool) -> Iterator[None]:
     try:
         yield
     except ClickException as exc:
-        exc.message = redact(exc.message)
+        # typer 0.29 passes on pydantic's wording of a bad choice: "Value error, 'x' is not one of ..."
+        exc.message = redact(exc.message.removeprefix("Value error, "))
         if not json_errors:
             raise
         print_json(usage_error_json(exc))
@@ -199,11 +201,13 @@ def _print_checkout(result: ChangeResult) -> None:
 
 class RenderProgress:
     """A progress bar on a terminal (stderr), shown only once the work takes more than ``delay`` seconds;
-    off a terminal it prints nothing."""
+    off a terminal it prints nothing. ``then`` labels the bar once every item is done, when work remains
+    (generate compares the files with the work tree after the last tenant)."""
 
-    def __init__(self, label: str = "rendering overlays", delay: float = 0.5) -> None:
+    def __init__(self, label: str = "rendering overlays", delay: float = 0.5, then: str | None = None) -> None:
         self.start = time.monotonic()
         self.label = label
+        self.then = then
         self.delay = delay
         self.bar: Progress | None = None
         self.task: TaskID | None = None
@@ -212,12 +216,13 @@ class RenderProgress:
         if self.bar is None:
             if done >= total or not err.is_terminal or time.monotonic() - self.start < self.delay:
                 return
-            self.bar = Progress(TextColumn(escape(self.label)), BarColumn(), MofNCompleteColumn(),
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), console=err, transient=True)
             self.bar.start()
-            self.task = self.bar.add_task("render", total=total)
+            self.task = self.bar.add_task(escape(self.label), total=total)
         assert self.task is not None
-        self.bar.update(self.task, completed=done, total=total)
+        label = self.then if self.then is not None and done >= total else self.label
+        self.bar.update(self.task, completed=done, total=total, description=escape(label))
 
     def close(self) -> None:
         if self.bar is not None:

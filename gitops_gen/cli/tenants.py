@@ -22,10 +22,30 @@ from gitops_gen.cli.options import (
 )
 from gitops_gen.cli.publish import change_then_publish, check_target, publish_request
 from gitops_gen.errors import UserError
-from gitops_gen.estate.model import AUTH_MODES, SIZE_TIERS, HostRoute, check_host
+from gitops_gen.estate.model import OIDC_AUTH_MODES, HostRoute, check_host
 
 if TYPE_CHECKING:
     from gitops_gen.write.transaction import ChangeResult
+
+
+# The choices of estate/model.py (SIZE_TIERS, AUTH_MODES, DATABASE_MODES), as click choices so that --help
+# lists them and click refuses any other value naming the flag; tests/cli/test_usability.py keeps them equal.
+class SizeOpt(StrEnum):
+    small = "small"
+    medium = "medium"
+    large = "large"
+
+
+class AuthOpt(StrEnum):
+    application = "application"
+    adfs = "adfs"
+    auth0 = "auth0"
+    azure_v1 = "azure-v1"
+    basic = "basic"
+    gardian = "gardian"
+    ms_identity_v2 = "ms-identity-v2"
+    okta = "okta"
+    windows = "windows"
 
 
 class DatabaseOpt(StrEnum):
@@ -34,42 +54,68 @@ class DatabaseOpt(StrEnum):
 
 
 def _host_routes(hosts: list[str], clusters: list[str]) -> tuple[HostRoute, ...]:
-    routes = []
+    routes: list[HostRoute] = []
     for h in hosts:
         host, sep, placement = h.partition("=")
         if sep and not placement:
-            raise UserError(f"--host {h!r} names no cluster after '='", "write HOST or HOST=CLUSTER")
-        check_host(host.lower(), "--host")
-        routes.append(HostRoute(host.lower(), placement or clusters[0]))
+            raise UserError(f"--host {h!r} names no cluster after '='", "write --host HOST or --host HOST=CLUSTER",
+                            field="--host")
+        host = host.lower()
+        try:
+            check_host(host, "--host")
+        except UserError as exc:
+            exc.field = "--host"
+            raise
+        if placement and placement not in clusters:
+            raise UserError(f"--host {h!r} names cluster {placement!r}, which is not one of the tenant's --cluster "
+                            f"({', '.join(clusters)})", "write --host HOST=CLUSTER with CLUSTER one of the --cluster "
+                            "values, or --host HOST for the first one", field="--host")
+        if any(r.host == host for r in routes):
+            raise UserError(f"--host {host!r} is given twice", "give each host once: one placement serves it",
+                            field="--host")
+        routes.append(HostRoute(host, placement or clusters[0]))
     return tuple(routes)
+
+
+def _clusters(clusters: list[str]) -> None:
+    for i, c in enumerate(clusters):
+        if c in clusters[:i]:
+            raise UserError(f"--cluster {c!r} is given twice", "give each cluster once", field="--cluster")
 
 
 def add_tenant(
     name: Annotated[str, typer.Argument(help="Tenant name; also its namespace (DNS label, at most 40 characters).")],
-    cluster: Annotated[list[str], typer.Option(help="Cluster to place the tenant on (repeatable).")],
+    cluster: Annotated[list[str], typer.Option(help="Cluster to place the tenant on (repeatable).",
+                                               metavar="CLUSTER")],
     host: Annotated[list[str] | None, typer.Option(
-        help="Global host HOST or HOST=CLUSTER (repeatable); served by that placement, by default the first.")]
-        = None,
+        help="Global host HOST or HOST=CLUSTER (repeatable); served by that placement, by default the first.",
+        metavar="HOST[=CLUSTER]")] = None,
     web_replicas: Annotated[int | None, typer.Option(help="Web pods per placement (default: from gitops-gen.yaml).")]
         = None,
-    size: Annotated[str | None, typer.Option(help=f"Size tier: {', '.join(SIZE_TIERS)}.")] = None,
-    auth: Annotated[str | None, typer.Option(help=f"WFGEN_AUTH_MODE: {', '.join(AUTH_MODES)}.")] = None,
-    database: Annotated[DatabaseOpt | None, typer.Option(help="In-cluster SQL Server or an external one.")] = None,
+    size: Annotated[SizeOpt | None, typer.Option(
+        help="Size tier: container resources and volume sizes (default: from gitops-gen.yaml).")] = None,
+    auth: Annotated[AuthOpt | None, typer.Option(
+        help="WFGEN_AUTH_MODE; the OpenID Connect modes (adfs, auth0, azure-v1, gardian, ms-identity-v2, okta) "
+             "need --oidc-client-id and --oidc-metadata-url (default: from gitops-gen.yaml).")] = None,
+    database: Annotated[DatabaseOpt | None, typer.Option(
+        help="In-cluster SQL Server or an external one (default: from gitops-gen.yaml).")] = None,
     database_cidr: Annotated[list[str] | None, typer.Option(
-        help="External database address block (repeatable); egress is allowed only there.")] = None,
-    database_port: Annotated[int, typer.Option(help="External database port.")] = 1433,
+        help="External database address block (repeatable); egress is allowed only there.", metavar="CIDR")]
+        = None,
+    database_port: Annotated[int | None, typer.Option(help="External database port (default: 1433).",
+                                                      metavar="PORT")] = None,
     oidc_client_id: Annotated[str | None, typer.Option(
         help="OIDC client (application) ID; required by the OIDC auth modes.")] = None,
     oidc_metadata_url: Annotated[str | None, typer.Option(
-        help="OIDC discovery document URL (.well-known/openid-configuration); required by the OIDC auth modes.")]
-        = None,
+        help="OIDC discovery document URL (.well-known/openid-configuration); required by the OIDC auth modes.",
+        metavar="URL")] = None,
     oidc_audience: Annotated[str | None, typer.Option(help="OIDC audience of the GraphQL API, if any.")] = None,
     trial_license: Annotated[bool, typer.Option(
         "--trial-license", help="Trial licence: no ApplicationSerialNumber is read from the tenant's Secret.")]
         = False,
     secret_key: Annotated[str | None, typer.Option(
         help="Key of the tenant's secrets in the external store, below <keyPrefix>/<tenant> (default: that "
-             "prefix); each placement reads <key>/<cluster>.")] = None,
+             "prefix); each placement reads <key>/<cluster>.", metavar="KEY")] = None,
     branch: Annotated[str | None, typer.Option(help="Branch to commit on (default: gitops-gen/add-tenant-NAME).")]
         = None,
     base: StartOpt = None,
@@ -84,7 +130,14 @@ def add_tenant(
     output: OutputOpt = Output.table,
 ) -> None:
     """Add a tenant: its declaration, overlays and controller objects, committed on a new branch."""
-    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout, branch)
+    json_errors = output is Output.json
+    publish = publish_request(push, pr, base, remote, api_url, dry_run, no_commit, checkout, branch,
+                              json_errors=json_errors)
+    given = frozenset(flag for flag, value in (
+        ("--web-replicas", web_replicas), ("--size", size), ("--auth", auth), ("--database", database),
+        ("--database-cidr", database_cidr), ("--database-port", database_port), ("--secret-key", secret_key),
+        ("--oidc-client-id", oidc_client_id), ("--oidc-metadata-url", oidc_metadata_url),
+        ("--oidc-audience", oidc_audience)) if value is not None)
 
     def run() -> ChangeResult:
         from gitops_gen.commands.common import resolve_root
@@ -94,30 +147,57 @@ def add_tenant(
 
         root = resolve_root(repo)
         check_target(root, publish)
+        _clusters(cluster)
         routes = _host_routes(host or [], cluster)
         oidc = None
         if oidc_client_id or oidc_metadata_url or oidc_audience:
             if not (oidc_client_id and oidc_metadata_url):
+                missing = "--oidc-metadata-url" if oidc_client_id else "--oidc-client-id"
                 raise UserError("an OIDC auth mode needs both --oidc-client-id and --oidc-metadata-url",
-                                "give both (the metadata URL ends in /.well-known/openid-configuration)")
+                                "give both (the metadata URL ends in /.well-known/openid-configuration)",
+                                field=missing)
             oidc = OidcSettings(oidc_client_id, oidc_metadata_url, oidc_audience)
         if database_cidr and database is not None and database is not DatabaseOpt.external:
-            raise UserError("--database-cidr is for an external database", "add --database external")
+            raise UserError("--database-cidr is for an external database", "add --database external",
+                            field="--database-cidr")
 
         def build(config: EstateConfig) -> Tenant:
             defaults = config.defaults
             db_mode = database.value if database else defaults.database
-            if database_cidr and db_mode != "external":
-                raise UserError("--database-cidr is for an external database", "add --database external")
+            from_config = "" if database else " (defaults.database in gitops-gen.yaml)"
+            if db_mode != "external":
+                for flag, value in (("--database-cidr", database_cidr), ("--database-port", database_port)):
+                    if value:
+                        raise UserError(f"{flag} is for an external database, and the database is "
+                                        f"{db_mode}{from_config}", "add --database external, or drop it",
+                                        field=flag)
+            elif not database_cidr:
+                raise UserError(f"an external database{from_config} needs --database-cidr: its NetworkPolicy "
+                                "allows egress only there", "give the external SQL Server's address block, e.g. "
+                                "--database-cidr 10.20.0.4/32 (repeatable)", field="--database-cidr")
+            auth_mode = auth.value if auth else defaults.auth
+            auth_from = "" if auth else " (defaults.auth in gitops-gen.yaml)"
+            if auth_mode in OIDC_AUTH_MODES and oidc is None:
+                raise UserError(f"--auth {auth_mode}{auth_from} signs users in with OpenID Connect and needs "
+                                "--oidc-client-id and --oidc-metadata-url", "give the client (application) ID "
+                                "and the provider's discovery document, e.g. --oidc-metadata-url "
+                                "https://login.microsoftonline.com/<tenant id>/v2.0/.well-known/openid-configuration",
+                                field="--oidc-client-id")
+            if auth_mode not in OIDC_AUTH_MODES and oidc is not None:
+                raise UserError(f"--oidc-* flags are for the OpenID Connect auth modes, and --auth is "
+                                f"{auth_mode}{auth_from}", f"add --auth with one of "
+                                f"{', '.join(sorted(OIDC_AUTH_MODES))}, or drop the --oidc-* flags",
+                                field="--auth")
             return Tenant(
                 name=name, placements=tuple(cluster), hosts=routes,
                 web_replicas=web_replicas if web_replicas is not None else defaults.web_replicas,
-                size=size or defaults.size, auth=auth or defaults.auth,
-                database=DatabaseSpec(db_mode, tuple(database_cidr or ()), database_port),
+                size=size.value if size else defaults.size, auth=auth_mode,
+                database=DatabaseSpec(db_mode, tuple(database_cidr or ()),
+                                      database_port if database_port is not None else 1433),
                 secret_key=secret_key, oidc=oidc, trial_license=trial_license,
             )
 
-        return add(root, TenantRequest(name, build), dry_run=dry_run, commit=not no_commit, branch=branch,
+        return add(root, TenantRequest(name, build, given), dry_run=dry_run, commit=not no_commit, branch=branch,
                    base=base, checkout=checkout)
 
     change_then_publish(run, repo, publish, output, f"Tenant {name} added")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gitops_gen.errors import UserError
 from gitops_gen.estate.load import load_estate
-from gitops_gen.estate.model import Cluster
+from gitops_gen.estate.model import Cluster, check_host
+from gitops_gen.redact import redact
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,40 @@ class Route:
                 "url": f"https://{self.host}/wfgen"}
 
 
+_PASS_A_HOST = "pass a host such as acme.wfg.example.com, or a URL such as https://acme.wfg.example.com/wfgen"
+
+
+def host_of(value: str) -> str:
+    """The host a user means: a host name, or the host of a URL (``https://Acme.example.com:443/wfgen``),
+    lower case, without port, path, credentials or a trailing dot."""
+    text = value.strip()
+    if "://" in text or "/" in text or ":" in text or "@" in text:
+        # urlsplit finds the host only after '//': a bare 'host:443/wfgen' is read as if it had a scheme.
+        try:
+            parts = urlsplit(text if "://" in text else "//" + text)
+            _ = parts.port  # a port that is not a number raises ValueError
+        except ValueError:
+            parts = None
+        if parts is None or not parts.hostname:
+            raise UserError(f"{redact(text)!r} is neither a host name nor a URL", _PASS_A_HOST, field="HOST")
+        text = parts.hostname  # lower case, no port, no user:password@
+    host = text.lower().rstrip(".")
+    try:
+        check_host(host)
+    except UserError:
+        raise UserError(f"{redact(value.strip())!r} is not a host name", _PASS_A_HOST, field="HOST") from None
+    return host
+
+
 def route(root: Path, host: str) -> Route:
-    host = host.strip().lower().rstrip(".")
+    """The placement that serves ``host``, which may be given as a URL."""
+    name = host_of(host)
     _, rows = list_placements(root)
     for row in rows:
-        if host in row.global_hosts:
-            return Route(host, "global", row)
-        if host == row.regional_host:
-            return Route(host, "regional", row)
-    raise UserError(f"no tenant serves host {host!r}",
-                    "check the spelling; 'gitops-gen list' shows every tenant's hosts")
+        if name in row.global_hosts:
+            return Route(name, "global", row)
+        if name == row.regional_host:
+            return Route(name, "regional", row)
+    shown = repr(name) if name == host.strip().lower().rstrip(".") else f"{name!r} (from {redact(host.strip())!r})"
+    raise UserError(f"no tenant serves host {shown}",
+                    "check the spelling; 'gitops-gen list' shows every tenant's hosts", field="HOST")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
 
 from gitops_gen import yamlio
-from gitops_gen.commands.common import cache_dir, declaration_header
-from gitops_gen.errors import UserError
+from gitops_gen.commands.common import FlagOf, cache_dir, declaration_header, flag_error
+from gitops_gen.errors import GitopsGenError, UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.hostindex import TenantHosts, host_owners, read_tenant_hosts
 from gitops_gen.estate.load import (
@@ -20,7 +20,15 @@ from gitops_gen.estate.load import (
     load_clusters,
     load_config,
 )
-from gitops_gen.estate.model import EstateConfig, Tenant, check_tenant_name, parse_tenant, tenant_declaration
+from gitops_gen.estate.model import (
+    AUTH_MODES,
+    SIZE_TIERS,
+    EstateConfig,
+    Tenant,
+    check_tenant_name,
+    parse_tenant,
+    tenant_declaration,
+)
 from gitops_gen.estate.source import Source
 from gitops_gen.generate.files import tenant_files
 from gitops_gen.write.hosts import claims_on_branches, tenant_hosts_at
@@ -37,10 +45,39 @@ from gitops_gen.write.transaction import (
 
 @dataclass(frozen=True)
 class TenantRequest:
-    """A tenant whose unset fields take their defaults from the base's gitops-gen.yaml (what the CLI passes)."""
+    """A tenant built from flags, whose unset fields take their defaults from the base's gitops-gen.yaml
+    (what the CLI passes). Errors about its declaration name the flag that set the field at fault."""
 
     name: str
     build: Callable[[EstateConfig], Tenant]
+    #: The flags given on the command line (``--size``...): without one, its value is a default.
+    given: frozenset[str] = field(default_factory=frozenset)
+
+
+_TIER_LIMITS = ", ".join(f"{name} {tier.max_web_replicas}" for name, tier in SIZE_TIERS.items())
+#: Which add-tenant flag sets each field of tenant.yaml.
+TENANT_FLAGS = (
+    FlagOf(r"name", "NAME"),
+    FlagOf(r"placements(\[\d+\](\.cluster)?)?", "--cluster", about="unknown cluster "),
+    FlagOf(r"hosts(\[\d+\](\.\w+)?)?", "--host", about="host "),
+    FlagOf(r"webReplicas", "--web-replicas", f"web pods per placement go from 1 to the size tier's limit "
+           f"({_TIER_LIMITS}): lower --web-replicas or choose a larger --size",
+           "defaults.webReplicas in gitops-gen.yaml"),
+    FlagOf(r"size", "--size", f"choose --size from {', '.join(SIZE_TIERS)}", "defaults.size in gitops-gen.yaml"),
+    FlagOf(r"auth", "--auth", f"choose --auth from {', '.join(AUTH_MODES)}", "defaults.auth in gitops-gen.yaml"),
+    FlagOf(r"oidc\.clientId", "--oidc-client-id"),
+    FlagOf(r"oidc\.metadataUrl", "--oidc-metadata-url", "give the provider's discovery document URL, e.g. "
+           "--oidc-metadata-url https://login.microsoftonline.com/<tenant id>/v2.0/.well-known/openid-configuration"),
+    FlagOf(r"oidc\.audience", "--oidc-audience"),
+    FlagOf(r"oidc(\..*)?", "--oidc-client-id"),
+    FlagOf(r"license(\..*)?", "--trial-license"),
+    FlagOf(r"database\.cidrs(\[\d+\])?", "--database-cidr",
+           "give the external SQL Server's own address block, e.g. --database-cidr 10.20.0.4/32"),
+    FlagOf(r"database\.port", "--database-port", "give --database-port from 1 to 65535"),
+    FlagOf(r"database(\.mode)?", "--database", "choose --database in-cluster or --database external",
+           "defaults.database in gitops-gen.yaml"),
+    FlagOf(r"secrets\.remoteKey", "--secret-key"),
+)
 
 
 TenantArg = Tenant | TenantRequest
@@ -63,6 +100,7 @@ def add_tenant(root: Path, tenant: TenantArg, dry_run: bool = False, commit: boo
     default branch; with ``commit=False`` written into the work tree only.
     """
     check_tenant_name(tenant.name)
+    given = tenant.given if isinstance(tenant, TenantRequest) else None
     if commit:
         target = BranchTarget(branch or default_branch_name(tenant.name), base, checkout)
 
@@ -71,8 +109,8 @@ def add_tenant(root: Path, tenant: TenantArg, dry_run: bool = False, commit: boo
             t = _tenant_of(tenant, config)
             others = tenant_hosts_at(er.repo, base_commit.tree, er.prefix, er.cache_dir,
                                      wanted={h.host for h in t.hosts})
-            desired, message, t = _tenant_draft(source, config, t, others)
-            notes = _refuse_claimed(er, base_commit, t, {target.branch})
+            desired, message, t = _tenant_draft(source, config, t, others, given)
+            notes = _refuse_claimed(er, base_commit, t, {target.branch}, given)
             return Draft(desired, message, notes=tuple(notes))
 
         return commit_change(root, "add-tenant", target, draft, dry_run=dry_run)
@@ -80,40 +118,52 @@ def add_tenant(root: Path, tenant: TenantArg, dry_run: bool = False, commit: boo
     def files(source: Source) -> dict[str, str]:
         config = load_config(source)
         t = _tenant_of(tenant, config)
-        desired, _, t = _tenant_draft(source, config, t, read_tenant_hosts(root, cache_dir(root)))
+        desired, _, t = _tenant_draft(source, config, t, read_tenant_hosts(root, cache_dir(root)), given)
         er = open_estate_repo(root)
         if not er.repo.head_is_unborn:
-            _refuse_claimed(er, er.repo.head.peel(pygit2.Commit), t, set())
+            _refuse_claimed(er, er.repo.head.peel(pygit2.Commit), t, set(), given)
         return desired
 
     return write_work_tree(root, "add-tenant", files, dry_run=dry_run, check_dirty=True)
 
 
-def _refuse_claimed(er: EstateRepo, base: pygit2.Commit, tenant: Tenant, skip: set[str]) -> list[str]:
+def _refuse_claimed(er: EstateRepo, base: pygit2.Commit, tenant: Tenant, skip: set[str],
+                    given: Collection[str] | None = None) -> list[str]:
     """Refuse a host another gitops-gen/* branch claims (its pull request may merge first); return notes."""
     claims, notes = claims_on_branches(er.repo, base, er.prefix, skip)
     for claim in claims:
         if claim.host in {h.host for h in tenant.hosts}:
-            raise UserError(f"host {claim.host!r} is claimed by tenant {claim.tenant!r} on branch "
-                            f"{claim.branch}, whose pull request may merge first",
+            raise UserError(f"{'--host: ' if given is not None else ''}host {claim.host!r} is claimed by tenant "
+                            f"{claim.tenant!r} on branch {claim.branch}, whose pull request may merge first",
                             "every host is served by exactly one tenant; choose another host, or wait "
-                            f"until {claim.branch} is merged or deleted")
+                            f"until {claim.branch} is merged or deleted",
+                            field="--host" if given is not None else "hosts")
     return notes
 
 
-def _tenant_draft(source: Source, config: EstateConfig, tenant: Tenant,
-                  others: Mapping[str, TenantHosts]) -> tuple[dict[str, str], str, Tenant]:
+def _tenant_draft(source: Source, config: EstateConfig, tenant: Tenant, others: Mapping[str, TenantHosts],
+                  given: Collection[str] | None = None) -> tuple[dict[str, str], str, Tenant]:
+    """The tenant's files. ``given``: the tenant was built from these flags (None: by a caller of the API),
+    and errors about its declaration name the flag that set the field at fault."""
     check_tenant_name(tenant.name)
     clusters = load_clusters(source)
     check_config_clusters(config, clusters)
-    if source.read(layout.tenant_file(tenant.name)) is not None or source.subdirs(layout.tenant_dir(tenant.name)):
-        raise UserError(f"tenant {tenant.name!r} already exists in {source.label} ({layout.tenant_file(tenant.name)})",
-                        "choose another name, or edit that file and run 'gitops-gen generate'")
+    rel = layout.tenant_file(tenant.name)
+    if source.read(rel) is not None or source.subdirs(layout.tenant_dir(tenant.name)):
+        raise UserError(f"tenant {tenant.name!r} already exists in {source.label} ({rel})",
+                        "choose another name, or edit that file and run 'gitops-gen generate'",
+                        field="NAME" if given is not None else "name")
     text = yamlio.dump_declaration(tenant_declaration(tenant))
-    # Validate the declaration exactly as it will be read back.
-    tenant = parse_tenant(layout.tenant_file(tenant.name), text, expected_name=tenant.name)
-    check_tenant_against(tenant, clusters, host_owners(dict(others)), where=source.label)
-    check_tenant_settings(tenant, config)
+    try:
+        # Validate the declaration exactly as it will be read back.
+        tenant = parse_tenant(rel, text, expected_name=tenant.name)
+        check_tenant_against(tenant, clusters, host_owners(dict(others)), where=source.label)
+        check_tenant_settings(tenant, config)
+    except GitopsGenError as exc:
+        mapped = exc if given is None else flag_error(exc, rel, TENANT_FLAGS, given)
+        if mapped is exc:
+            raise
+        raise mapped from None
     desired = {layout.tenant_file(tenant.name): declaration_header("tenant") + text}
     desired.update(tenant_files(config, clusters, tenant))
     message = f"Add tenant {tenant.name} on {', '.join(tenant.placements)}"

@@ -192,8 +192,9 @@ def test_add_tenant_refuses_bad_host(estate: Path, host: str, expected: list[str
 
 def test_add_tenant_refuses_host_on_a_cluster_it_is_not_placed_on(estate: Path) -> None:
     assert_refused(estate, ["add-tenant", "newco", "--cluster", "eu-west-1", "--host", "newco.example.com=us-east-1"],
-                   ["field 'hosts[0].placement' is 'us-east-1'", "not one of this tenant's placements (eu-west-1)"],
-                   "name a cluster listed under placements")
+                   ["--host 'newco.example.com=us-east-1' names cluster 'us-east-1', which is not one of the "
+                    "tenant's --cluster (eu-west-1)"],
+                   "write --host HOST=CLUSTER with CLUSTER one of the --cluster values")
 
 
 # --------------------------------------------------------------------------- malformed declarations
@@ -326,8 +327,8 @@ def test_ltsc2022_cluster_refused_when_the_version_has_no_ltsc2022_image(tmp_pat
     opts = ["--region", "eu-west", "--controller", "flux", "--domain", "eu.wfg.example.com"]
     assert_refused(root, ["add-cluster", "eu-west-1", "--data-storage-class", "nfs-csi",
                           "--windows-build", "ltsc2022", *opts],
-                   ["clusters/eu-west-1/cluster.yaml", "field 'windowsBuild' is ltsc2022",
-                    "WorkflowGen 10.2.0 has no ltsc2022 image (only 10.3.1, 9.6.1)"],
+                   ["error: --windows-build is ltsc2022 but WorkflowGen 10.2.0 has no ltsc2022 image (only 10.3.1, "
+                    "9.6.1)"],
                    "use ltsc2019 nodes for this cluster")
     # The same cluster on ltsc2019 nodes is fine: the refusal is about the image, nothing else.
     ok = cli(root, "add-cluster", "eu-west-1", "--data-storage-class", "nfs-csi", "--windows-build", "ltsc2019", *opts)

@@ -537,11 +537,15 @@ def test_route_table_for_a_regional_host(estate: Path) -> None:
 def test_route_unknown_host(estate: Path, host: str, output: str) -> None:
     result = cli(estate, "route", host, "--output", output)
     assert result.exit_code == 2
+    message = f"no tenant serves host '{host}'"
+    hint = "check the spelling; 'gitops-gen list' shows every tenant's hosts"
+    if output == "json":  # the error object on stdout, nothing on stderr
+        assert result.stderr == ""
+        assert json.loads(result.stdout) == {"error": {"message": message, "hint": hint, "file": None, "line": None,
+                                                       "field": "HOST"}}
+        return
     assert result.stdout == ""
-    assert result.stderr.splitlines() == [
-        f"error: no tenant serves host '{host}'",
-        "hint: check the spelling; 'gitops-gen list' shows every tenant's hosts",
-    ]
+    assert result.stderr.splitlines() == [f"error: {message}", f"hint: {hint}"]
 
 
 # --------------------------------------------------------------------------- init
