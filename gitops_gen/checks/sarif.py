@@ -1,9 +1,10 @@
-"""SARIF 2.1.0 for GitHub code scanning: one run, the rules in the driver, a result per finding."""
+"""SARIF 2.1.0 for GitHub code scanning: one run, the rules in the driver, a result per finding; and GitLab's
+Code Quality report (a subset of Code Climate's issue format) for merge requests."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gitops_gen import __version__
@@ -14,8 +15,13 @@ SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning"}
 
 
-def to_sarif(findings: Iterable[Finding], path_prefix: str = "") -> dict[str, Any]:
-    """``path_prefix`` is the estate's directory inside the repository ('' at the top)."""
+def to_sarif(findings: Iterable[Finding], path_prefix: str = "", failures: Sequence[str] = ()) -> dict[str, Any]:
+    """``path_prefix`` is the estate's directory inside the repository ('' at the top). ``failures`` say why
+    validation could not run (all of it, or a shard): the run's invocation is then not successful and
+    carries them as tool execution notifications, so an upload still gets a valid file that says so
+    (SARIF 2.1.0 sections 3.20.14 executionSuccessful, the one required property of an invocation, and
+    3.20.21 toolExecutionNotifications, notifications of section 3.58 whose one required property is
+    ``message``)."""
     rules = sorted(RULES.values(), key=lambda r: r.id)
     index = {r.id: i for i, r in enumerate(rules)}
     results = []
@@ -54,6 +60,35 @@ def to_sarif(findings: Iterable[Finding], path_prefix: str = "") -> dict[str, An
                 } for r in rules],
             }},
             "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The estate repository's root"}}},
+            "invocations": [{
+                "executionSuccessful": not failures,
+                "toolExecutionNotifications": [{"level": "error", "message": {"text": text}} for text in failures],
+            }],
             "results": results,
         }],
     }
+
+
+#: Code Quality severities are info, minor, major, critical and blocker (docs.gitlab.com, "Code Quality",
+#: "Code Quality report format"); an error fails validate, so it ranks above a warning.
+_CODE_QUALITY_SEVERITY = {"error": "critical", "warning": "minor"}
+
+
+def to_code_quality(findings: Iterable[Finding], path_prefix: str = "") -> list[dict[str, Any]]:
+    """GitLab's Code Quality report (``artifacts:reports:codequality``): per finding its description,
+    check_name, a fingerprint unique to it, severity and location (path, lines.begin), as GitLab documents
+    the format."""
+    out = []
+    for f in findings:
+        where = " ".join(x for x in (f.tenant and f"tenant {f.tenant}", f.cluster and f"cluster {f.cluster}",
+                                     f.obj) if x)
+        fingerprint = hashlib.sha256("\0".join(
+            [f.rule, f.tenant or "", f.cluster or "", f.obj or "", f.path or "", f.message]).encode()).hexdigest()
+        out.append({
+            "description": f"{f.rule}: {f.message}{f' ({where})' if where else ''}. Fix: {f.hint}",
+            "check_name": f.rule,
+            "fingerprint": fingerprint,
+            "severity": _CODE_QUALITY_SEVERITY[f.severity],
+            "location": {"path": path_prefix + (f.path or layout.CONFIG_FILE), "lines": {"begin": 1}},
+        })
+    return out

@@ -103,14 +103,17 @@ def _read_file(root: Path, rel: str) -> bytes | None:
 
 
 def plan_files(root: Path, desired: Mapping[str, str], orphans_under: Iterable[str] = (),
-               keep: Collection[str] = ()) -> Plan:
+               keep: Collection[str] = (), orphans_of: Callable[[str], bool] | None = None) -> Plan:
     """Changes turning the work tree into ``desired``; derived files under ``orphans_under`` that
     neither ``desired`` nor ``keep`` contains are deleted (files gitops-gen did not write never are).
     Our own temporary files there, beside a file gitops-gen writes, are not orphans: they are listed as
-    leftovers."""
+    leftovers. ``orphans_of``, when given, limits the orphans looked at to the paths it accepts (a
+    validate shard looks at its own tenants' files)."""
     plan = plan_against(lambda rel: _read_file(root, rel), desired)
     for top in orphans_under:
         for rel in sorted(_walk(root, top)):
+            if orphans_of is not None and not orphans_of(rel):
+                continue
             parent, _, name = rel.rpartition("/")
             of = temporary_of(name)
             if of is not None and f"{parent}/{of}" in desired:
