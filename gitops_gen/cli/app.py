@@ -86,7 +86,7 @@ app.command("comment")(publish.comment)
 app.command()(estate.generate)
 app.command("list")(estate.list_)
 app.command()(estate.route)
-app.command()(validate.validate)
+app.add_typer(validate.app, name="validate")  # a group: validate, validate merge, validate plan
 app.command()(review.diff)
 
 
