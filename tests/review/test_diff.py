@@ -178,8 +178,8 @@ def test_version_bump_changes_every_overlay_and_a_downgrade_is_a_risk(estate: Pa
     assert "+        image: advantys/workflowgen:9.6.1-win-ltsc2022" in deployment.diff
     # acme and hooli on eu-west-1 change the same way: one section for both.
     report = as_markdown(result)
-    assert "acme on eu-west-1, hooli on eu-west-1: overlay changed; 0 added, 3 changed, 0 removed " \
-           "(the same change in 2 overlays)" in report
+    assert "in 2 overlays (2 tenants × 1 cluster)</summary>" in report  # noqa: RUF001
+    assert "Overlays: acme, hooli on eu-west-1." in report
     assert report.count("<details>") == 3
     up = diff(estate, down, base)
     assert len(up.overlays) == 4 and not [r for r in up.risks if r.id == "image-downgrade"]
@@ -259,7 +259,7 @@ def test_cli_outputs_and_exit_code(estate: Path) -> None:
     assert {"tenant", "cluster", "kind", "name", "change", "diff"} <= set(data["objects"][0])
     small = runner.invoke(app, ["diff", base, "--repo", str(estate), "-o", "markdown", "--max-bytes", "2000"])
     assert len(small.stdout.encode()) <= 2000 and "Cut to stay under 2,000 bytes" in small.stdout
-    assert "### Risks" in small.stdout and "| newco | eu-west-1 | added |" in small.stdout
+    assert "### Risks" in small.stdout and "| newco on eu-west-1 | added |" in small.stdout
     bad = runner.invoke(app, ["diff", "no-such-ref", "--repo", str(estate)])
     assert bad.exit_code == 2 and "no-such-ref" in bad.output
     nobody = runner.invoke(app, ["diff", base, "--repo", str(estate), "--tenant", "nobody"])

@@ -82,14 +82,15 @@ def test_version_change_on_50_tenants_is_one_group(fleet: tuple[Path, str, str, 
 
 
 def _scaled(result: DiffResult, tenants: int, clusters: list[str]) -> DiffResult:
-    """The one-tenant pattern of a real diff copied to ``tenants`` × ``clusters`` overlays."""
+    """The one-tenant pattern of a real diff copied to ``tenants`` times ``clusters`` overlays."""
     pattern = [o for o in result.objects if o.tenant == "t00"]
     risks = [r for r in result.risks if r.tenant == "t00"]
     scaled = DiffResult(result.base, result.head)
     aside: dict[str, tuple[tuple[str, str], ...]] = {}
     for i in range(tenants):
         name = f"t{i:05d}"
-        aside[name] = ((name, "<tenant>"), (f"{name}.wfg.example.com", "<host>"), (f"{name}.eu.wfg.example.com", "<host>"))
+        aside[name] = ((name, "<tenant>"), (f"{name}.wfg.example.com", "<host>"),
+                       (f"{name}.eu.wfg.example.com", "<host>"))
         for c in clusters:
             scaled.overlays.append((name, c, "changed"))
             scaled.objects += [dataclasses.replace(o, tenant=name, cluster=c, diff=re.sub(r"\bt00\b", name, o.diff))
@@ -117,7 +118,8 @@ def test_version_change_at_300_tenants_on_3_clusters_fits_and_splits(
     for i in range(40):
         name = f"t{i:05d}"
         big.objects.append(ObjectChange(name, "eu-west-1", "HorizontalPodAutoscaler", "web", "changed",
-                                        f"--- base/x\n+++ head/x\n@@ -1 +1 @@\n-  maxReplicas: 2\n+  maxReplicas: {i + 3}\n"))
+                                        "--- base/x\n+++ head/x\n@@ -1 +1 @@\n-  maxReplicas: 2\n"
+                                        f"+  maxReplicas: {i + 3}\n"))
     parts = as_markdown_parts(big, 3_000)
     assert len(parts) > 1
     for i, part in enumerate(parts, 1):
@@ -175,9 +177,11 @@ def test_controller_object_risks(estate: Path) -> None:
     _edit_yaml(estate / "argocd/projects/globex.yaml",
                lambda d: d["spec"]["destinations"].append({"server": "*", "namespace": "*"}))
     flux = estate / "clusters/us-east-1/flux-system/gitops-gen-sync.yaml"
-    _edit_yaml(flux, lambda d: d["spec"].update(deletionPolicy="MirrorPrune") if d["kind"] == "Kustomization" else None)
+    _edit_yaml(flux, lambda d: d["spec"].update(deletionPolicy="MirrorPrune") if d["kind"] == "Kustomization"
+               else None)
     _edit_yaml(estate / "argocd/bootstrap.yaml",
-               lambda d: d["spec"]["syncPolicy"]["automated"].update(prune=True) if d["kind"] == "Application" else None)
+               lambda d: d["spec"]["syncPolicy"]["automated"].update(prune=True) if d["kind"] == "Application"
+               else None)
     changed = commit_all(estate, "Hand edits of controller objects")
     result = diff(estate, base, changed)
     found = {(r.id, r.severity) for r in result.risks}
