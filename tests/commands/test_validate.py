@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from gitops_gen import yamlio
+from gitops_gen.checks.drift import clean_kustomize_error
 from gitops_gen.cli import app
 from gitops_gen.commands.generate import generate as generate_estate
-from gitops_gen.commands.init import init_estate
 from gitops_gen.commands.tenants import add_tenant
-from gitops_gen.commands.validate import ValidateRequest, validate
+from gitops_gen.commands.validate import ValidateRequest, resolve_cache_dir, validate
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import HostRoute, Tenant
-from gitops_gen.generate.scaffold import ci_workflow
 from gitops_gen.render.kustomize import (
     OverlayRef,
     RenderCache,
@@ -116,19 +116,87 @@ def test_unattributable_object_falls_back_to_single_builds(wide_estate: Path) ->
     assert "ClusterRole" not in [doc["kind"] for doc in batched[layout.overlay_dir("t0", "eu-west-1")]]
 
 
-def test_a_failing_overlay_is_named_with_kustomize_error(wide_estate: Path) -> None:
+def test_an_overlay_that_no_longer_builds_is_drift_and_the_run_goes_on(estate: Path, crds: Path) -> None:
+    """A hand edit that breaks the build is DRIFT001 in every output, kubectl's log noise stripped; the
+    other overlays are still checked (acme and globex on eu-west-1 share a batch, which falls back to single
+    builds)."""
     require_kustomize()
-    k = wide_estate / layout.overlay_dir("t4", "eu-west-1") / "kustomization.yaml"
+    k = estate / layout.overlay_dir("acme", "eu-west-1") / "kustomization.yaml"
     k.write_text(k.read_text().replace("- ingress.yaml\n", "- ingress.yaml\n- missing-file.yaml\n"))
-    result = cli("validate", "--repo", str(wide_estate))
-    assert result.exit_code == 2
-    assert "overlays/t4/eu-west-1" in result.output and "missing-file.yaml" in result.output
+    result = cli("validate", "--repo", str(estate), "--crd-dir", str(crds), "--output", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["summary"]["overlays"] == data["summary"]["checked"] == 3
+    (broken,) = [f for f in data["findings"] if "does not build" in f["message"]]
+    assert (broken["rule"], broken["severity"], broken["tenant"], broken["cluster"], broken["path"]) == (
+        "DRIFT001", "error", "acme", "eu-west-1", "overlays/acme/eu-west-1/kustomization.yaml")
+    message = broken["message"]
+    assert message.startswith("overlays/acme/eu-west-1 does not build: accumulating resources")
+    assert "overlays/acme/eu-west-1/missing-file.yaml" in message and str(estate) not in message
+    assert not re.search(r"[IWEF]\d{4} \d\d:\d\d|run\.go|command failed|error: ", message), message
+    assert [f["rule"] for f in data["findings"] if f["tenant"] == "globex"] == []
+    sarif = cli("validate", "--repo", str(estate), "--crd-dir", str(crds), "--output", "sarif")
+    assert sarif.exit_code == 1
+    (run,) = json.loads(sarif.stdout)["runs"]
+    assert run["invocations"] == [{"executionSuccessful": True, "toolExecutionNotifications": []}]
+    assert any(r["ruleId"] == "DRIFT001" and "does not build" in r["message"]["text"] for r in run["results"])
+    table = cli("validate", "--repo", str(estate))
+    assert table.exit_code == 1 and "does not build" in table.stdout and "missing-file.yaml" in table.stdout
 
 
-def test_kustomize_missing_is_exit_2(estate: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("noise", "message"), [
+    ('E1202 02:26:21.418269   15159 run.go:72] "command failed" err="accumulating resources: \\"x\\" missing"',
+     'accumulating resources: "x" missing'),
+    ("error: error: accumulating resources: x\nerror: accumulating resources: x", "accumulating resources: x"),
+    ("Error: trouble in /r/overlays/a/b/kustomization.yaml", "trouble in overlays/a/b/kustomization.yaml"),
+])
+def test_kustomize_log_noise_is_stripped(noise: str, message: str) -> None:
+    assert clean_kustomize_error(noise, Path("/r")) == message
+
+
+def test_when_validate_cannot_run_every_output_says_so(estate: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    """No kustomize: the table's error, a JSON error object and a SARIF log whose invocation failed, exit 2."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = cli("validate", "--repo", str(estate))
-    assert result.exit_code == 2 and "kustomize" in result.output
+    table = cli("validate", "--repo", str(estate))
+    assert table.exit_code == 2 and "kustomize" in table.output
+    as_json = cli("validate", "--repo", str(estate), "--output", "json", "--shard", "2/3")
+    assert as_json.exit_code == 2
+    data = json.loads(as_json.stdout)
+    assert set(data["error"]) == {"message", "hint", "file", "line", "field"}
+    assert "kustomize" in data["error"]["message"]
+    assert data["shard"] == {"index": 2, "count": 3}
+    sarif = cli("validate", "--repo", str(estate), "--output", "sarif")
+    assert sarif.exit_code == 2
+    log = json.loads(sarif.stdout)
+    assert log["version"] == "2.1.0" and log["runs"][0]["results"] == []
+    (invocation,) = log["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error" and "kustomize" in note["message"]["text"]
+    not_a_repo = cli("validate", "--repo", str(tmp_path), "--output", "json")
+    assert not_a_repo.exit_code == 2 and json.loads(not_a_repo.stdout)["error"]["message"]
+
+
+def test_cache_dir_inside_the_repository_only(estate: Path, crds: Path, tmp_path: Path) -> None:
+    require_kustomize()
+    cache = estate / ".gitops-gen-cache"
+    first = validate(estate, ValidateRequest(crd_dirs=(crds,)), cache_dir=resolve_cache_dir(estate, cache))
+    assert first.rendered == 3 and first.findings == []
+    assert list((cache / "render").glob("*/*.json")) and (cache / "validate-cache.json").is_file()
+    again = cli("validate", "--repo", str(estate), "--crd-dir", str(crds), "--cache-dir", str(cache), "-o", "json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["summary"]["checked"] == 0
+    # The cache is no estate file: generate --check stays clean, and git ignores it (init wrote .gitignore).
+    assert cli("generate", "--check", "--repo", str(estate)).exit_code == 0
+    assert not any(p.startswith(".gitops-gen-cache") for p in pygit2.Repository(str(estate)).status())
+    for bad, words in ((tmp_path / "elsewhere", "outside the repository"),
+                       (estate / "overlays" / "c", "lies in overlays/"), (estate, "repository's root"),
+                       (estate / "gitops-gen.yaml", "is a file")):
+        result = cli("validate", "--repo", str(estate), "--cache-dir", str(bad), "--output", "json")
+        assert result.exit_code == 2, bad
+        error = json.loads(result.stdout)["error"]
+        assert error["field"] == "--cache-dir" and words in error["message"], error
+    assert not (tmp_path / "elsewhere").exists() and not (estate / "overlays" / "c").exists()
 
 
 def test_findings_make_exit_1_and_name_rule_object_and_fix(estate: Path, crds: Path) -> None:
@@ -245,14 +313,6 @@ def test_a_broken_crd_file_is_named_with_exit_2(estate: Path, tmp_path: Path, co
     assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
     assert f"CRD file {crds / 'broken.yaml'}" in result.output and expected in result.output, result.output
     assert "CustomResourceDefinition" in result.output  # the hint: what belongs in the folder
-
-
-def test_init_ci_workflow_runs_validate(tmp_path: Path) -> None:
-    init_estate(tmp_path / "e", "https://git.example.com/x.git")
-    workflow = yamlio.load((tmp_path / "e" / layout.CI_WORKFLOW).read_text())
-    runs = [s.get("run", "") for s in workflow["jobs"]["check"]["steps"]]
-    assert "gitops-gen validate" in runs and "gitops-gen generate --check" in runs
-    assert workflow == yamlio.load(ci_workflow())
 
 
 def test_caches_never_hide_a_change(estate: Path, crds: Path) -> None:
