@@ -29,6 +29,9 @@ def init(
     workflowgen_version: Annotated[str, typer.Option(help="WorkflowGen version (X.Y.Z).")] = "10.3.1",
     secrets: Annotated[SecretsOpt, typer.Option(help="How Secrets reach tenant namespaces.")] =
         SecretsOpt.external_secrets,
+    gitlab_ci: Annotated[bool, typer.Option(
+        "--gitlab-ci", help="Also write .gitlab-ci.yml, the same checks for GitLab merge request pipelines (also on "
+        "an existing estate).")] = False,
     dry_run: DryRunOpt = False,
     no_commit: NoCommitOpt = False,
     output: OutputOpt = Output.table,
@@ -37,7 +40,7 @@ def init(
     from gitops_gen.commands.init import init_estate
 
     result = run_core(lambda: init_estate(path, repo_url, revision, workflowgen_version, secrets.value,
-                                          dry_run=dry_run, commit=not no_commit),
+                                          dry_run=dry_run, commit=not no_commit, with_gitlab_ci=gitlab_ci),
                       json_errors=output is Output.json)
     print_change(result, output, f"Estate ready in {path}")
 

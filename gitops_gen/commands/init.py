@@ -19,7 +19,7 @@ from gitops_gen.estate import layout
 from gitops_gen.estate.load import load_clusters, load_config
 from gitops_gen.estate.model import EstateConfig, parse_config
 from gitops_gen.generate.files import shared_files
-from gitops_gen.generate.scaffold import scaffold_files
+from gitops_gen.generate.scaffold import GITIGNORE, GITLAB_CI, gitignore_text, gitlab_ci, scaffold_files
 from gitops_gen.write import worktree
 from gitops_gen.write.lock import estate_lock
 from gitops_gen.write.plan import Plan, plan_files
@@ -29,7 +29,7 @@ MESSAGE = "Initialise gitops-gen estate"
 
 
 def _desired(path: Path, repo_url: str, revision: str, workflowgen_version: str,
-             secrets_mode: str) -> dict[str, str]:
+             secrets_mode: str, with_gitlab_ci: bool = False) -> dict[str, str]:
     if (path / layout.CONFIG_FILE).is_file():
         config = load_config(path)
     else:
@@ -38,14 +38,20 @@ def _desired(path: Path, repo_url: str, revision: str, workflowgen_version: str,
         # Round-trip through the parser: the flags get the same validation as the file would.
         config = parse_config(layout.CONFIG_FILE, scaffold_files(config)[layout.CONFIG_FILE])
     desired = scaffold_files(config)
+    # CI keeps validate's caches in the work tree (validate --cache-dir): never a change to commit.
+    desired[GITIGNORE] = gitignore_text()
+    if with_gitlab_ci:
+        desired[GITLAB_CI] = gitlab_ci()
     desired.update(shared_files(config, load_clusters(path) if path.is_dir() else {}))
     return desired
 
 
 def init_estate(path: Path, repo_url: str, revision: str = "main", workflowgen_version: str = "10.3.1",
                 secrets_mode: str = "external-secrets", dry_run: bool = False,
-                commit: bool = True) -> ChangeResult:
-    """Scaffold an estate at ``path`` (git init if needed). Idempotent: existing files are kept."""
+                commit: bool = True, with_gitlab_ci: bool = False) -> ChangeResult:
+    """Scaffold an estate at ``path`` (git init if needed). Idempotent: existing files are kept.
+    ``with_gitlab_ci`` adds ``.gitlab-ci.yml``, the GitLab pipeline of the same checks as the GitHub workflow
+    (also on an estate initialised before)."""
     gitrepo.check_branch_name(revision, "--revision")
     if commit and not dry_run:
         gitrepo.check_identity(path)  # before the first file, .git included
@@ -60,7 +66,7 @@ def init_estate(path: Path, repo_url: str, revision: str = "main", workflowgen_v
         head_ref = None if repo.head_is_detached else repo.references["HEAD"].target
         preflight(er, None, need_identity=False)
         gitrepo.refuse_git_locks(repo, [str(head_ref)] if head_ref else [])
-    desired = _desired(path, repo_url, revision, workflowgen_version, secrets_mode)
+    desired = _desired(path, repo_url, revision, workflowgen_version, secrets_mode, with_gitlab_ci)
     result = ChangeResult(_created(path, desired), dry_run=dry_run, message=MESSAGE)
     if dry_run:
         return result
