@@ -66,7 +66,7 @@ def usage_error_json(exc: ClickException) -> dict[str, object]:
         opts = [o for o in exc.param.opts if o.startswith("--")] or [exc.param.display_name_raw]
         field = max(opts, key=len)
     elif isinstance(exc, NoSuchOption):
-        field = exc.option_name
+        field = redact(exc.option_name)
     hint = None
     if isinstance(exc, UsageError) and exc.ctx is not None:
         what = "the commands" if hasattr(exc.ctx.command, "commands") else "the options and their allowed values"

@@ -78,13 +78,13 @@ def flag_error(exc: GitopsGenError, rel: str, flags: Sequence[FlagOf], given: Co
     for f in flags:
         if field is not None and re.fullmatch(f.field, field):
             rest = m["rest"]
-            message = f"{f.flag}{rest}" if rest.startswith(":") else f"{f.flag} {rest.lstrip()}"
             break
         if field is None and f.about is not None and re.match(f.about, m["plain"]):
-            message = f"{f.flag}: {m['plain']}"
+            rest = ": " + m["plain"]
             break
     else:
         return exc
-    if f.default is not None and f.flag not in given:
-        message += f" (from {f.default}, as {f.flag} is not given)"
+    # Without the flag, the value is the default: say where it comes from.
+    subject = f"{f.default} (no {f.flag} given)" if f.default is not None and f.flag not in given else f.flag
+    message = f"{subject}{rest}" if rest.startswith(":") else f"{subject} {rest.lstrip()}"
     return UserError(message, f.hint or exc.hint, field=f.flag)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,24 @@ def test_an_error_about_a_flag_names_the_flag_not_a_file_that_does_not_exist(
     data = json.loads(refused(shared_estate, [*argv, "--output", "json"]).stdout)
     assert data["error"]["message"] == lines[0].removeprefix("error: ")
     assert data["error"]["field"] == flag and data["error"]["file"] is None
+
+
+def test_an_error_about_a_default_says_where_the_value_comes_from(tmp_path: Path) -> None:
+    """Without --web-replicas, the value is defaults.webReplicas of gitops-gen.yaml: the error says so, and still
+    tells which flags fix it."""
+    root = make_estate(tmp_path / "estate", tenants=False)
+    config = root / "gitops-gen.yaml"
+    text = config.read_text()
+    assert text.count("  webReplicas: 2\n") == 1
+    config.write_text(text.replace("  webReplicas: 2\n", "  webReplicas: 3\n"))
+    subprocess.run(["git", "commit", "-qam", "Three web pods by default"], cwd=root, check=True)
+    result = refused(root, NEWCO)
+    assert result.stderr.splitlines() == [
+        "error: defaults.webReplicas in gitops-gen.yaml (no --web-replicas given) is 3, more than the 'small' size "
+        "tier's quota allows (2)",
+        "hint: web pods per placement go from 1 to the size tier's limit (small 2, medium 4, large 8): lower "
+        "--web-replicas or choose a larger --size"]
+    assert cli(root, *NEWCO, "--size", "medium", "--dry-run").exit_code == 0
 
 
 @pytest.mark.parametrize(("flag", "value", "choices"), [
