@@ -17,6 +17,7 @@ enforces are in DOMAIN.md (WorkflowGen in containers, tenant isolation, Argo CD,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from gitops_gen.checks import data, drift, https, isolation, routing, schema, secrets, windows
@@ -53,12 +54,17 @@ _OVERLAY_CHECKS = (*isolation.OVERLAY_CHECKS, *https.OVERLAY_CHECKS, *routing.OV
 _PIPELINE_FAMILIES = (schema, drift)
 
 
-def check_controllers(root: Path, estate: Estate) -> list[Finding]:
+def check_controllers(root: Path, estate: Estate, include: Callable[[str], bool] | None = None,
+                      read: Callable[[str], bool] | None = None) -> list[Finding]:
     """The controller objects under clusters/ and argocd/: data safety of ApplicationSets and Flux
-    Kustomizations, and the tenancy of Flux tenants (the account each runs as, its Namespace)."""
+    Kustomizations, and the tenancy of Flux tenants (the account each runs as, its Namespace).
+
+    A validate shard passes ``read``, the controller files whose documents it reads (its tenants' and the
+    estate's own), and ``include``, the files whose findings it reports."""
     files = repository_files(root)
-    docs = list(controller_docs(root, files))
-    return [*isolation.check_flux_tenancy(files, docs), *data.check_controller_docs(files, docs, estate)]
+    docs = list(controller_docs(root, files if read is None else [f for f in files if read(f)]))
+    found = [*isolation.check_flux_tenancy(files, docs), *data.check_controller_docs(files, docs, estate)]
+    return found if include is None else [f for f in found if include(f.path or "")]
 
 
 def check_overlay(ctx: OverlayContext) -> list[Finding]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +48,11 @@ def schema_findings(validator: SchemaValidator, docs: Iterable[Mapping[str, Any]
     return out
 
 
-def controller_findings(root: Path, validator: SchemaValidator, cache: FindingsCache, context: str) -> list[Finding]:
+def controller_findings(root: Path, validator: SchemaValidator, cache: FindingsCache, context: str,
+                        include: Callable[[str], bool] | None = None) -> list[Finding]:
     """Schema findings for the objects in the YAML files under clusters/ and argocd/, and a finding
-    per unreadable file; a file whose bytes did not change since the last run is not parsed again."""
+    per unreadable file; a file whose bytes did not change since the last run is not parsed again.
+    ``include``, when given, limits them to the files it accepts (a validate shard's)."""
     out: list[Finding] = []
     for top in (layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
         base = root / top
@@ -62,6 +64,8 @@ def controller_findings(root: Path, validator: SchemaValidator, cache: FindingsC
                 if not f.endswith((".yaml", ".yml")) or f == "cluster.yaml":
                     continue
                 rel = os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/")
+                if include is not None and not include(rel):
+                    continue
                 data = (root / rel).read_bytes()
                 key = hashlib.sha256(context.encode() + data).hexdigest()
                 hit = cache.get(f"file:{rel}", key)

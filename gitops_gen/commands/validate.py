@@ -17,7 +17,7 @@ import heapq
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,11 +355,11 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
         findings.extend(Finding.from_json(f) for f in entries[ref.path]["findings"])
     findings += checks.check_routing(estate, {p: e["ingresses"] for p, e in entries.items()})
     findings += checks.check_secret_keys(estate, {p: e.get("secret_keys", []) for p, e in entries.items()})
-    if estate_level:
-        findings += absent
-        findings += controller_findings(root, validator, findings_cache, context)
-    findings_cache.save()
-    yaml_files = _repository_yaml_files(root)
+    # A shard reports on the files of its tenants (their controller files, Flux platform folders, AppProjects,
+    # overlay files) and shard 1 on the others; a shard reads the estate's own controller documents too, which
+    # its tenants' refer to.
+    in_shard: Callable[[str], bool] | None = None
+    readable: Callable[[str], bool] | None = None
     if mine is not None:
         shard_tenants = mine
 
@@ -367,9 +367,18 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
             owner = tenant_of_path(rel, selected_tenants)
             return owner in shard_tenants if owner is not None else estate_level
 
-        yaml_files = [rel for rel in yaml_files if in_shard(rel)]
+        def readable(rel: str) -> bool:
+            owner = tenant_of_path(rel, selected_tenants)
+            return owner is None or owner in shard_tenants
+
     if estate_level:
-        findings += checks.check_controllers(root, estate)
+        findings += absent
+    findings += controller_findings(root, validator, findings_cache, context, include=in_shard)
+    findings_cache.save()
+    yaml_files = _repository_yaml_files(root)
+    if in_shard is not None:
+        yaml_files = [rel for rel in yaml_files if in_shard(rel)]
+    findings += checks.check_controllers(root, estate, include=in_shard, read=readable)
     findings += checks.check_repository_secrets(root, yaml_files)
     if mine is not None:
         findings += drift_findings(root, estate, sorted(mine), cache_dir, estate_files=estate_level,
