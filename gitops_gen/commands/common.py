@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gitops_gen import gitrepo
 from gitops_gen.errors import GitError, GitopsGenError, UserError
+from gitops_gen.estate import declcache
 from gitops_gen.estate.load import load_config
 from gitops_gen.estate.model import EstateConfig
 
@@ -19,7 +20,10 @@ def resolve_root(repo_opt: Path | None, cwd: Path | None = None) -> Path:
         if not repo_opt.is_dir():
             raise UserError(f"--repo {repo_opt}: no such directory", "pass the path of an estate repository",
                             field="--repo")
-        return repo_opt.resolve()
+        root = repo_opt.resolve()
+        found = gitrepo.discover(root)
+        declcache.activate(Path(found.path) / "gitops-gen" if found is not None and not found.is_bare else None)
+        return root
     start = cwd or Path.cwd()
     repo = gitrepo.discover(start)
     if repo is None:
@@ -28,6 +32,8 @@ def resolve_root(repo_opt: Path | None, cwd: Path | None = None) -> Path:
     if repo.is_bare or repo.workdir is None:
         raise GitError(f"{repo.path} is a bare repository: it has no work tree for an estate",
                        "clone it (git clone) and run gitops-gen in the clone, or pass --repo PATH of a clone")
+    # Parsed declarations are kept in the repository's git directory between runs (estate/declcache.py).
+    declcache.activate(Path(repo.path) / "gitops-gen")
     return Path(repo.workdir).resolve()
 
 

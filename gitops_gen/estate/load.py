@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitops_gen.errors import DeclarationError, UserError
-from gitops_gen.estate import layout
+from gitops_gen.estate import declcache, layout
 from gitops_gen.estate.model import (
     LTSC2022_VERSIONS,
     Cluster,
@@ -83,8 +83,17 @@ def load_tenant(where: Path | Source, name: str) -> Tenant:
 @functools.lru_cache(maxsize=65_536)
 def _parse_tenant(rel: str, text: str, name: str) -> Tenant:
     """Parsed once per content (a Tenant is immutable): a diff loads both sides' declarations, which
-    are the same but for the change."""
-    return parse_tenant(rel, text, expected_name=name)
+    are the same but for the change; and, with a repository's cache active, once per content across runs."""
+    cache = declcache.active()
+    if cache is None:
+        return parse_tenant(rel, text, expected_name=name)
+    key = cache.key(f"{rel}\0{name}", text)
+    hit = cache.get(key)
+    if isinstance(hit, Tenant):
+        return hit
+    tenant = parse_tenant(rel, text, expected_name=name)
+    cache.put(key, tenant)
+    return tenant
 
 
 def load_estate(where: Path | Source, root: Path | None = None) -> Estate:
@@ -100,6 +109,9 @@ def load_estate(where: Path | Source, root: Path | None = None) -> Estate:
     estate = Estate(root if root is not None else where if isinstance(where, Path) else Path("."), config,
                     load_clusters(source), tenants)
     check_estate(estate)
+    cache = declcache.active()
+    if cache is not None:
+        cache.save()
     return estate
 
 

@@ -60,13 +60,49 @@ class DirectorySource:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._top = str(self.root)
+        #: Directories (estate-relative) seen to be real directories, not links: an estate of 10,000 tenants
+        #: reads 10,000 files under one 'overlays'.
+        self._real_dirs: set[str] = set()
+
+    def _check_dirs(self, rel: str) -> None:
+        parent = rel.rpartition("/")[0]
+        if not parent or parent in self._real_dirs:
+            return
+        done: list[str] = []
+        for part in parent.split("/"):
+            if not part:
+                continue
+            done.append(part)
+            sub = "/".join(done)
+            if sub in self._real_dirs:
+                continue
+            try:
+                mode = os.lstat(os.path.join(self._top, sub)).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            if stat.S_ISLNK(mode):
+                raise symlink_error(sub)
+            if stat.S_ISDIR(mode):
+                self._real_dirs.add(sub)
 
     def read(self, rel: str) -> bytes | None:
-        refuse_symlinks(self.root, rel)
+        self._check_dirs(rel)
         try:
-            return (self.root / rel).read_bytes()
+            # O_NOFOLLOW: a link as the file itself fails to open (ELOOP) instead of being followed.
+            fd = os.open(os.path.join(self._top, rel), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except OSError:
+            refuse_symlinks(self.root, rel)  # names the link
+            raise
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                return f.read()
+        finally:
+            os.close(fd)
 
     def subdirs(self, rel: str) -> list[str]:
         refuse_symlinks(self.root, rel)

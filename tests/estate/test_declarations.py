@@ -158,7 +158,8 @@ def test_an_oidc_mode_needs_client_id_and_metadata_url() -> None:
 
 def test_add_tenant_refuses_an_oidc_mode_without_its_settings(estate: Path) -> None:
     assert_refused(estate, ["add-tenant", "newco", "--cluster", "eu-west-1", "--auth", "okta"],
-                   ["overlays/newco/tenant.yaml", "field 'oidc.clientId' is missing"], "oidc.clientId")
+                   ["--auth okta", "needs --oidc-client-id and --oidc-metadata-url"],
+                   "/.well-known/openid-configuration")
     assert_refused(estate, ["add-tenant", "newco", "--cluster", "eu-west-1", "--auth", "okta",
                             "--oidc-client-id", "0oa1"],
                    ["needs both --oidc-client-id and --oidc-metadata-url"], "/.well-known/openid-configuration")
@@ -187,7 +188,7 @@ def test_a_remote_key_outside_the_tenants_prefix_is_refused(estate: Path) -> Non
     path.write_text(path.read_text().replace("remoteKey: workflowgen/acme", "remoteKey: workflowgen/globexx"))
     assert_refused(estate, ["generate"], ["outside the tenant's own prefix"], "workflowgen/globex/")
     assert_refused(estate, ["add-tenant", "thief", "--cluster", "eu-west-1", "--secret-key", "workflowgen/acme"],
-                   ["'secrets.remoteKey' is 'workflowgen/acme'"], "never reads another tenant's secrets")
+                   ["--secret-key is 'workflowgen/acme'"], "never reads another tenant's secrets")
 
 
 def test_add_cluster_needs_a_read_write_many_class(estate: Path) -> None:
