@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from gitops_gen.commands import checked
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import load_estate
 from gitops_gen.estate.source import Source
 from gitops_gen.generate.files import estate_files
+from gitops_gen.write.plan import Plan
 from gitops_gen.write.transaction import ChangeResult, write_work_tree
 
 #: ``progress(done, total)``: the tenants whose files are generated so far, of how many.
@@ -26,4 +28,10 @@ def generate(root: Path, dry_run: bool = False, check: bool = False, progress: P
             progress(0, len(estate.tenants))
         return estate_files(estate, progress)
 
-    return write_work_tree(root, "generate", files, orphans_under=layout.DERIVED_ROOTS, dry_run=dry_run, check=check)
+    if check and not dry_run and checked.already_checked(root):
+        return ChangeResult(Plan(), dry_run=True)
+    result = write_work_tree(root, "generate", files, orphans_under=layout.DERIVED_ROOTS, dry_run=dry_run,
+                             check=check)
+    if check and not dry_run and result.plan.empty and not result.plan.leftovers:
+        checked.remember(root)
+    return result
