@@ -65,7 +65,7 @@ from gitops_gen.errors import UserError
 from gitops_gen.estate import layout
 from gitops_gen.generate.common import LABEL_CLUSTER, LABEL_TENANT
 from gitops_gen.review import gotemplate
-from gitops_gen.review.sides import Side, cluster_of, docs_of, first_doc_of, yaml_files
+from gitops_gen.review.sides import Side, cluster_of, docs_of, first_doc_of, side_yaml_files, yaml_files
 
 # --------------------------------------------------------------------------- results
 
@@ -747,7 +747,7 @@ def inputs_confined(side: Side) -> bool:
     those gitops-gen writes do). Then a change touching none of those leaves every Application and Flux
     Kustomization as it was."""
     roots = (layout.CLUSTERS_DIR, layout.ARGOCD_DIR)
-    for rel in yaml_files(side.files(), *roots):
+    for rel in side_yaml_files(side, *roots):
         data = side.read(rel)
         if data is None or not _APPSET.search(data):
             continue

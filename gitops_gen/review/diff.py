@@ -18,7 +18,7 @@ import json
 import re
 import secrets
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 import pygit2
 
 from gitops_gen import checks, gitrepo, yamlio
+from gitops_gen.atomic import write_atomic
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate, load_estate
@@ -61,9 +62,10 @@ from gitops_gen.review.sides import (
     WorkTreeSide,
     docs_of,
     files_under,
+    listing,
     materialize,
+    side_yaml_files,
     tree_of,
-    yaml_files,
 )
 
 Docs = list[dict[str, Any]]
@@ -161,16 +163,13 @@ def default_base(repo: pygit2.Repository) -> tuple[str, str]:
                    "name the base: gitops-gen diff BASE [HEAD]")
 
 
-def _declarations(side: Side) -> list[str]:
-    return [p for p in side.files() if layout.is_declaration(p)]
-
-
 def load_side_estate(side: Side, root: Path, workdir: Path) -> tuple[Estate, Path]:
-    """The side's estate and the directory its files can be rendered in."""
+    """The side's estate (a commit's declarations read from its tree objects) and the directory its files
+    can be rendered in."""
     if isinstance(side, WorkTreeSide):
         return load_estate(root), root
-    materialize(side, _declarations(side), workdir)
-    return load_estate(workdir), workdir
+    assert isinstance(side, CommitSide)
+    return load_estate(side, workdir), workdir
 
 
 # --------------------------------------------------------------------------- object diff
@@ -639,9 +638,8 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
         # shown as the tenant's objects too, plain YAML that Flux applies as it is.
         platform = [(t, c) for t, c in _platform_changes(changed)
                     if (not tenants or t in tenants) and (not clusters or c in clusters)]
-        base_files, head_files = (base_side.files(), head_side.files()) if platform else ([], [])
         for t, c in platform:
-            before_p, after_p = _platform_docs(base_side, base_files, t, c), _platform_docs(head_side, head_files, t, c)
+            before_p, after_p = _platform_docs(base_side, t, c), _platform_docs(head_side, t, c)
             objects = diff_objects(t, c, before_p, after_p)
             if objects and not any((t, c) == (x, y) for x, y, _ in result.overlays):
                 result.overlays.append((t, c, "added" if not before_p else "removed" if not after_p else "changed"))
@@ -652,8 +650,9 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
                             or p.startswith((f"{layout.CLUSTERS_DIR}/", f"{layout.ARGOCD_DIR}/"))]
         # Nothing the controllers read changed (the usual edit of a tenant): no expansion of every
         # placement file on both sides.
-        same = not controller_paths and inputs_confined(head_side)
-        controllers = [] if same else diff_controllers(*_controller_sides(base_side, head_side, changed))
+        memo = _Memo(Path(repo.path) / "gitops-gen")
+        same = not controller_paths and memo.of(head_side, "inputs_confined", inputs_confined)
+        controllers = [] if same else diff_controllers(*_controller_sides(base_side, head_side, changed, memo))
         result.controllers = [x for x in controllers if (not tenants or x.tenant in tenants)
                               and (not clusters or x.cluster in clusters)]
         result.risks += controller_risks(result.controllers)
@@ -714,11 +713,18 @@ class _ClusterSubset:
         return self.side.read(path)
 
     def files(self) -> list[str]:
+        # What the controllers read: gitops-gen.yaml, argocd/ and the kept clusters' folders (every
+        # ApplicationSet reads its own cluster's folder alone, or the subset is not used).
         if self._files is None:
-            prefix = layout.CLUSTERS_DIR + "/"
-            self._files = [p for p in self.side.files()
-                           if not p.startswith(prefix) or p.split("/", 2)[1] in self.keep]
+            kept = [layout.CONFIG_FILE] if self.side.read(layout.CONFIG_FILE) is not None else []
+            kept += listing(self.side, layout.ARGOCD_DIR)
+            for c in sorted(self.keep):
+                kept += listing(self.side, f"{layout.CLUSTERS_DIR}/{c}")
+            self._files = sorted(kept)
         return list(self._files)
+
+    def files_under(self, directory: str) -> list[str]:
+        return files_under(self.files(), directory)
 
 
 def _own_cluster_only(side: Side) -> bool:
@@ -727,7 +733,7 @@ def _own_cluster_only(side: Side) -> bool:
     from gitops_gen.review.appset import mentions_applicationset, reads_only_under
 
     # Placement files (clusters/<c>/tenants/) are records and Flux Kustomizations: not read here.
-    for rel in yaml_files(side.files(), layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
+    for rel in side_yaml_files(side, layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
         parts = rel.split("/")
         if parts[0] == layout.CLUSTERS_DIR and len(parts) > 3 and parts[2] == "tenants":
             continue
@@ -743,7 +749,36 @@ def _own_cluster_only(side: Side) -> bool:
     return True
 
 
-def _controller_sides(base: Side, head: Side, changed: set[str]) -> tuple[Side, Side]:
+class _Memo:
+    """Answers about a commit's controller files, kept by the tree ids of clusters/ and argocd/ (in
+    .git/gitops-gen/controller-facts.json): each costs a read of every file there."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "controller-facts.json"
+        self.data: dict[str, bool] | None = None
+
+    def of(self, side: Side, name: str, fn: Callable[[Side], bool]) -> bool:
+        if not isinstance(side, CommitSide):
+            return fn(side)
+        key = f"{name}:{side.tree_id(layout.CLUSTERS_DIR)}:{side.tree_id(layout.ARGOCD_DIR)}"
+        if self.data is None:
+            try:
+                loaded = json.loads(self.path.read_bytes())
+            except (OSError, ValueError):
+                loaded = {}
+            self.data = loaded if isinstance(loaded, dict) else {}
+        if isinstance(self.data.get(key), bool):
+            return self.data[key]
+        value = fn(side)
+        kept = dict(list(self.data.items())[-255:])
+        kept[key] = value
+        self.data = kept
+        with contextlib.suppress(OSError):
+            write_atomic(self.path, json.dumps(kept))
+        return value
+
+
+def _controller_sides(base: Side, head: Side, changed: set[str], memo: _Memo) -> tuple[Side, Side]:
     """Both sides, reduced to the clusters whose files changed when nothing else the controllers read did."""
     if layout.CONFIG_FILE in changed:
         return base, head
@@ -751,7 +786,8 @@ def _controller_sides(base: Side, head: Side, changed: set[str]) -> tuple[Side, 
     if any(p.startswith(f"{layout.ARGOCD_DIR}/") and not p.startswith(
             (f"{layout.ARGOCD_DIR}/projects/", f"{layout.ARGOCD_DIR}/clusters/")) for p in changed):
         return base, head
-    if not (_own_cluster_only(base) and _own_cluster_only(head)):
+    if not (memo.of(base, "own_cluster_only", _own_cluster_only)
+            and memo.of(head, "own_cluster_only", _own_cluster_only)):
         return base, head
     keep = frozenset(touched)
     return _ClusterSubset(base, keep), _ClusterSubset(head, keep)
@@ -767,9 +803,9 @@ def _platform_changes(changed: Iterable[str]) -> list[tuple[str, str]]:
     return sorted(out)
 
 
-def _platform_docs(side: Side, files: list[str], tenant: str, cluster: str) -> Docs:
+def _platform_docs(side: Side, tenant: str, cluster: str) -> Docs:
     docs: Docs = []
-    for rel in files_under(files, layout.tenant_platform_dir(cluster, tenant)):
+    for rel in listing(side, layout.tenant_platform_dir(cluster, tenant)):
         if rel.endswith((".yaml", ".yml")):
             data = side.read(rel)
             docs += [dict(d) for d in docs_of(data)] if data is not None else []
@@ -817,9 +853,9 @@ def _render_side(side: Side, side_root: Path, placements: Sequence[tuple[str, st
         refs = [OverlayRef(p, t, c, t, overlay_input_hash(side_root, p, shared, reached[p]))
                 for t, c in present for p in [layout.overlay_dir(t, c)]]
     else:
-        files = side.files()
-        shared = shared_input_hash_of(files, side.read)
-        refs = [OverlayRef(p, t, c, t, overlay_input_hash_of(files, side.read, p, shared, reached[p]))
+        # Listed directory by directory: a one-tenant diff never lists the whole commit.
+        shared = shared_input_hash_of(listing(side, layout.BASE_DIR), side.read)
+        refs = [OverlayRef(p, t, c, t, overlay_input_hash_of(listing(side, p), side.read, p, shared, reached[p]))
                 for t, c in present for p in [layout.overlay_dir(t, c)]]
     docs: dict[str, Docs] = {}
     missing: list[OverlayRef] = []

@@ -24,7 +24,7 @@ import yaml
 from gitops_gen import yamlio
 from gitops_gen.errors import GitError
 from gitops_gen.estate import layout
-from gitops_gen.render.reach import DiskTree, ListedTree, Tree
+from gitops_gen.render.reach import DiskTree, Kind, ListedTree, Tree
 
 #: Git file modes of the entries a side does not present as files.
 _MODE_LINK = 0o120000
@@ -84,6 +84,7 @@ class CommitSide:
             self._tree = sub if isinstance(sub, pygit2.Tree) else None
         self._entries: dict[str, tuple[pygit2.Oid, int]] | None = None
         self._files: list[str] | None = None
+        self._trees: dict[str, pygit2.Tree | None] = {}
 
     def _index(self) -> dict[str, tuple[pygit2.Oid, int]]:
         """Every blob of the tree: path -> (object id, file mode). Flattened once, in C (pygit2.Index)."""
@@ -97,13 +98,52 @@ class CommitSide:
                         self._entries[entry.path] = (entry.id, int(entry.mode))
         return self._entries
 
+    def _subtree(self, directory: str) -> pygit2.Tree | None:
+        """The tree object of an estate-relative directory ('' for the estate's own), each parsed once: a
+        directory of 10,000 tenants is a big object."""
+        if directory in self._trees:
+            return self._trees[directory]
+        found: pygit2.Tree | None = None
+        parent, _, name = directory.rpartition("/")
+        above = self._tree if not directory else self._subtree(parent)
+        if not directory:
+            found = above
+        elif above is not None:
+            try:
+                entry = above[name]
+            except KeyError:
+                entry = None
+            if entry is not None and entry.filemode == pygit2.GIT_FILEMODE_TREE:
+                obj = self.repo[entry.id]
+                found = obj if isinstance(obj, pygit2.Tree) else None
+        self._trees[directory] = found
+        return found
+
+    def _entry(self, clean: str) -> tuple[pygit2.Oid, int] | None:
+        """(object id, mode) of a path, from the tree objects; no link followed."""
+        if self._entries is not None:
+            return self._entries.get(clean)
+        directory, _, name = clean.rpartition("/")
+        tree = self._subtree(directory)
+        if tree is None:
+            return None
+        try:
+            entry = tree[name]
+        except KeyError:
+            return None
+        return entry.id, int(entry.filemode)
+
     def read(self, path: str) -> bytes | None:
-        entries = self._index()
         clean = _clean(path)
         for _ in range(_MAX_LINK_HOPS):
-            if clean is None or clean not in entries:
+            if clean is None:
                 return None
-            oid, mode = entries[clean]
+            found = self._entry(clean)
+            if found is None:
+                return None
+            oid, mode = found
+            if mode in (pygit2.GIT_FILEMODE_TREE, _MODE_SUBMODULE):
+                return None
             data = bytes(self.repo[oid].peel(pygit2.Blob).data)
             if mode != _MODE_LINK:
                 return data
@@ -113,6 +153,60 @@ class CommitSide:
                 return None
             clean = _clean(posixpath.normpath(posixpath.join(posixpath.dirname(clean), target)))
         return None
+
+    def subdirs(self, rel: str) -> list[str]:
+        """Names of the directories directly below ``rel``, sorted, none starting with '.' (estate.Source)."""
+        tree = self._subtree(rel.strip("/"))
+        if tree is None:
+            return []
+        return sorted(str(e.name) for e in tree
+                      if e.filemode == pygit2.GIT_FILEMODE_TREE and not str(e.name).startswith("."))
+
+    def files_under(self, directory: str) -> list[str]:
+        """The files below ``directory``, sorted, without listing the rest of the tree."""
+        directory = directory.strip("/")
+        if self._files is not None or not directory:
+            return files_under(self.files(), directory)
+        tree = self._subtree(directory)
+        out: list[str] = []
+        if tree is None:
+            return out
+        stack = [(directory, tree)]
+        while stack:
+            prefix, node = stack.pop()
+            for e in node:
+                path = f"{prefix}/{e.name}"
+                if e.filemode == pygit2.GIT_FILEMODE_TREE:
+                    if e.name != ".git":
+                        sub = self.repo[e.id]
+                        if isinstance(sub, pygit2.Tree):
+                            stack.append((path, sub))
+                elif e.filemode != _MODE_SUBMODULE and (e.filemode != _MODE_LINK or self.read(path) is not None):
+                    out.append(path)
+        return sorted(out)
+
+    def tree_id(self, directory: str) -> str | None:
+        """The object id of a directory's tree: equal ids, equal content below."""
+        tree = self._subtree(directory.strip("/"))
+        return None if tree is None else str(tree.id)
+
+    def kind(self, rel: str) -> Kind | None:
+        """render.reach's view, from the tree objects: a link that does not lead to a file of the tree is
+        'outside' (as ``unresolved_links`` lists them)."""
+        if not rel.strip("/"):
+            return "dir"
+        clean = _clean(rel)
+        found = self._entry(clean) if clean is not None else None
+        if found is None:
+            return None
+        mode = found[1]
+        if mode == pygit2.GIT_FILEMODE_TREE:
+            return "dir"
+        if mode == _MODE_SUBMODULE:
+            return None
+        if mode == _MODE_LINK:
+            return "file" if self.read(rel) is not None else "outside"
+        return "file"
 
     def unresolved_links(self) -> list[str]:
         """Symbolic links of the tree that lead outside it, or nowhere."""
@@ -147,6 +241,23 @@ class WorkTreeSide:
         except OSError:
             return None
 
+    def files_under(self, directory: str) -> list[str]:
+        """The files below ``directory``, sorted, without walking the rest of the work tree."""
+        directory = directory.strip("/")
+        clean = _clean(directory) if directory else ""
+        if clean is None:
+            return []
+        top = self.root / clean
+        if not top.is_dir() or top.is_symlink():
+            return []
+        out: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            prefix = "" if rel == "." else rel + "/"
+            out += [prefix + f for f in filenames if f != ".git" and os.path.isfile(os.path.join(dirpath, f))]
+        return sorted(out)
+
     def files(self) -> list[str]:
         out: list[str] = []
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -163,8 +274,18 @@ def tree_of(side: Side) -> Tree:
     if isinstance(side, WorkTreeSide):
         return DiskTree(side.root)
     if isinstance(side, CommitSide):
-        return ListedTree(side.files(), side.read, side.unresolved_links())
+        return side  # looked up in its tree objects: a one-tenant diff never lists 200,000 files
     return ListedTree(side.files(), side.read)
+
+
+def listing(side: Side, directory: str) -> list[str]:
+    """The side's files below ``directory``: from that directory alone where the side can (a commit's tree,
+    the work tree), else from the full list."""
+    lister = getattr(side, "files_under", None)
+    if callable(lister):
+        found: list[str] = lister(directory)
+        return found
+    return files_under(side.files(), directory)
 
 
 def files_under(files: list[str], directory: str) -> list[str]:
@@ -207,12 +328,9 @@ def materialize(side: Side, paths: Iterable[str], dest: Path) -> None:
     if work_tree is not None and _inside(resolved, work_tree) and not _inside(resolved, work_tree / ".git"):
         raise ValueError(f"refusing to materialize {side.label} into {dest}: it is inside the work tree {work_tree}")
     wanted: list[str] = []
-    all_files: list[str] | None = None
     for raw in paths:
         if raw.endswith("/"):
-            if all_files is None:
-                all_files = side.files()
-            wanted += files_under(all_files, raw)
+            wanted += listing(side, raw)
             continue
         clean = _clean(raw)
         if clean is None:
@@ -232,6 +350,12 @@ def materialize(side: Side, paths: Iterable[str], dest: Path) -> None:
 def cluster_of(rel: str) -> str | None:
     parts = rel.split("/")
     return parts[1] if len(parts) > 2 and parts[0] == layout.CLUSTERS_DIR else None
+
+
+def side_yaml_files(side: Side, *roots: str) -> Iterator[str]:
+    """``yaml_files`` of a side, listing only ``roots``."""
+    for root in roots:
+        yield from yaml_files(listing(side, root), root)
 
 
 def yaml_files(files: list[str], *roots: str) -> Iterator[str]:
