@@ -183,8 +183,9 @@ def finish_interrupted(er: EstateRepo) -> list[str]:
     if outcome.discarded:
         return [f"an interrupted `{command}` left a journal, but HEAD has moved since: it was discarded, "
                 "nothing was changed; run that command again if you still want its change"]
-    note = (f"finished what an interrupted `{command}` left: {len(outcome.written)} files written, "
-            f"{len(outcome.deleted)} removed")
+    written, deleted = len(outcome.written), len(outcome.deleted)
+    note = (f"finished what an interrupted `{command}` left: {written} file{'' if written == 1 else 's'} "
+            f"written, {deleted} removed")
     return [note, *kept_notes(outcome)]
 
 
