@@ -15,13 +15,15 @@ from gitops_gen.generate.base import (
     DATABASE_REQUESTS,
     NAMESPACE_COMPONENT,
     OIDC_COMPONENT,
-    SERIAL_COMPONENT,
     WEB_SURGE,
     WORKFLOWGEN_PODS,
+    env_ops,
     network_policy,
     oidc_needed,
+    secret_file_env,
     size_component,
-    windows_component,
+    size_ops,
+    windows_ops,
 )
 from gitops_gen.generate.common import (
     APP_SECRET,
@@ -45,6 +47,7 @@ from gitops_gen.generate.common import (
     SERIAL_NUMBER_KEY,
     TLS_SECRET,
     WEB,
+    WIN_SERVICES,
     meta,
 )
 from gitops_gen.generate.quantity import cpu, memory, parse_quantity
@@ -251,6 +254,29 @@ def database_class(config: EstateConfig, cluster: Cluster) -> str | None:
     return cluster.database_storage_class or config.database_storage_class
 
 
+def workload_patches(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> list[dict[str, Any]]:
+    """One JSON patch per WorkflowGen Deployment holding every value the placement gives it: the cluster's
+    Windows build (image tag, node selector), the secrets its auth mode and licence read, its size tier's
+    resources and the web replicas. kustomize turns the whole object into JSON and back for each patch it
+    applies (api/filters/patchjson6902), so one patch per Deployment costs a fifth of one per value."""
+    windows = windows_ops(config, cluster.windows_build)
+    web_env, services_env = [], []
+    if oidc_needed(tenant.auth):
+        # The client secret, like every secret, from the tenant's Secret through the _FILE variant.
+        web_env.append(secret_file_env(CLIENT_SECRET_KEY))
+    if not tenant.trial_license:
+        # A licence other than a trial one needs web.config's ApplicationSerialNumber (WorkflowGen for Docker,
+        # "File management"; the image sets any WFGEN_APP_SETTING_<key>, docker-entrypoint.ps1).
+        web_env.append(secret_file_env(SERIAL_NUMBER_KEY))
+        services_env.append(secret_file_env(SERIAL_NUMBER_KEY))
+    resources = size_ops(SIZE_TIERS[tenant.size])
+    web = [*windows, *env_ops(web_env), *resources,
+           {"op": "replace", "path": "/spec/replicas", "value": tenant.web_replicas}]
+    services = [*windows, *env_ops(services_env), *resources]
+    return [{"target": {"kind": "Deployment", "name": name}, "patch": yamlio.dump(ops)}
+            for name, ops in ((WEB, web), (WIN_SERVICES, services))]
+
+
 def _pvc_patch(name: str, size: str, storage_class: str | None) -> dict[str, Any]:
     ops: list[dict[str, Any]] = [{"op": "replace", "path": "/spec/resources/requests/storage", "value": size}]
     if storage_class:
@@ -349,20 +375,14 @@ def overlay_files(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dic
     components = []
     if cluster.controller == "argocd":
         components.append(f"{UP}/base/components/{NAMESPACE_COMPONENT}")
-    components.append(f"{UP}/base/components/{windows_component(cluster.windows_build)}")
     if tenant.database.mode == "in-cluster":
         components.append(f"{UP}/base/components/{DATABASE_COMPONENT}")
     if oidc_needed(tenant.auth):
         components.append(f"{UP}/base/components/{OIDC_COMPONENT}")
-    if not tenant.trial_license:
-        components.append(f"{UP}/base/components/{SERIAL_COMPONENT}")
     components.append(f"{UP}/base/components/{size_component(tenant.size)}")
-    replicas = [{"op": "replace", "path": "/spec/replicas", "value": tenant.web_replicas}]
     sizes = volume_sizes(tenant)
-    patches: list[dict[str, Any]] = [
-        {"target": {"kind": "Deployment", "name": WEB}, "patch": yamlio.dump(replicas)},
-        _pvc_patch(DATA_PVC, sizes[DATA_PVC], data_class(config, cluster)),
-    ]
+    patches = [*workload_patches(config, tenant, cluster),
+               _pvc_patch(DATA_PVC, sizes[DATA_PVC], data_class(config, cluster))]
     if DATABASE_PVC in sizes:
         patches.append(_pvc_patch(DATABASE_PVC, sizes[DATABASE_PVC], database_class(config, cluster)))
     kustomization = {

@@ -202,7 +202,7 @@ def test_weakened_network_policy_is_a_rule_regression(estate: Path) -> None:
 def test_windows_build_mismatch_and_scaled_windows_services(estate: Path) -> None:
     base = head(estate)
     k = estate / layout.overlay_dir("acme", "eu-west-1") / "kustomization.yaml"
-    k.write_text(k.read_text().replace("components/windows-ltsc2022", "components/windows-ltsc2019")
+    k.write_text(k.read_text().replace("-win-ltsc2022", "-win-ltsc2019")
                  + "- target:\n    kind: Deployment\n    name: workflowgen-win-services\n"
                    "  patch: \"- op: replace\\n  path: /spec/replicas\\n  value: 2\\n\"\n")
     result = diff(estate, base, tenants=["acme"])
