@@ -30,6 +30,7 @@ from gitops_gen.atomic import write_atomic
 from gitops_gen.errors import ToolError
 from gitops_gen.estate import layout
 from gitops_gen.proc import run
+from gitops_gen.render.buildoutput import load_build
 
 BATCH_SIZE = 20
 #: Go's collector runs at 100 % heap growth by default; a build is short-lived and its heap small,
@@ -217,7 +218,7 @@ def _split(text: str, batch: Sequence[OverlayRef]) -> dict[str, Docs] | None:
     if len(by_ns) != len(batch):
         return None
     out: dict[str, Docs] = {o.path: [] for o in batch}
-    for doc in yamlio.load_all(text):
+    for doc in load_build(text):
         meta = doc.get("metadata") or {}
         ns = meta.get("name") if doc.get("kind") == "Namespace" and doc.get("apiVersion") == "v1" \
             else meta.get("namespace")
@@ -248,11 +249,11 @@ def _build_batch(root: Path, batch: Sequence[OverlayRef], workdir: Path,
                 return split
     # One by one: exact, and names the overlay that fails.
     if failed is None:
-        return {o.path: list(yamlio.load_all(render_overlay(root, o.path))) for o in batch}
+        return {o.path: load_build(render_overlay(root, o.path)) for o in batch}
     out: dict[str, Docs] = {}
     for o in batch:
         try:
-            out[o.path] = list(yamlio.load_all(render_overlay(root, o.path)))
+            out[o.path] = load_build(render_overlay(root, o.path))
         except BuildError as exc:
             failed[o.path] = exc
     return out
