@@ -17,7 +17,7 @@ import heapq
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,13 @@ def _placements(estate: Estate) -> list[tuple[str, str]]:
 
 def select_overlays(root: Path, estate: Estate, request: ValidateRequest) -> tuple[list[tuple[str, str]], str]:
     """The (tenant, cluster) placements to validate, and a sentence saying why those."""
+    chosen, why, _changed = _select(root, estate, request)
+    return chosen, why
+
+
+def _select(root: Path, estate: Estate, request: ValidateRequest
+            ) -> tuple[list[tuple[str, str]], str, set[str] | None]:
+    """``select_overlays``, and the estate-relative paths changed since --changed-since (None without it)."""
     for t in request.tenants:
         if t not in estate.tenants:
             raise UserError(f"--tenant {t!r}: no such tenant", "'gitops-gen list' shows the tenants")
@@ -174,11 +181,13 @@ def select_overlays(root: Path, estate: Estate, request: ValidateRequest) -> tup
             paths = gitrepo.changed_paths(repo, request.changed_since)
         except GitError as e:
             raise GitError(f"--changed-since {e.message}", e.hint) from None
-        changed = {p.removeprefix(prefix) for p in paths if p.startswith(prefix)}
-        affected = overlays_affected(changed, chosen)
+        changed: set[str] | None = {p.removeprefix(prefix) for p in paths if p.startswith(prefix)}
+        affected = overlays_affected(changed or set(), chosen)
         chosen = [p for p in chosen if p in affected]
         reasons.append(f"inputs changed since {request.changed_since}")
-    return chosen, (" and ".join(reasons) or "all overlays")
+    else:
+        changed = None
+    return chosen, (" and ".join(reasons) or "all overlays"), changed
 
 
 def selection_digest(placements: Sequence[tuple[str, str]]) -> str:
@@ -257,7 +266,7 @@ def _facts(entry: Mapping[str, Any]) -> dict[str, Any]:
 def validate(root: Path, request: ValidateRequest, progress: Progress | None = None,
              cache_dir: Path | None = None) -> ValidateResult:
     estate = load_estate(root)
-    placements, selection = select_overlays(root, estate, request)
+    placements, selection, changed = _select(root, estate, request)
     filtered = bool(request.tenants or request.clusters or request.changed_since)
     selected, digest = len(placements), selection_digest(placements)
     shard = request.shard
@@ -271,6 +280,17 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
             weights[t] += 1
         mine = {t for t, k in assign_shards(weights, shard.count).items() if k == shard.index}
         placements = [p for p in placements if p[0] in mine]
+    scope: set[str] | None = mine
+    owners: Collection[str] = selected_tenants
+    if shard is None and changed is not None and not request.tenants and not request.clusters \
+            and len(placements) < len(_placements(estate)):
+        # --changed-since: every file of a tenant nothing changed for is as it was at the ref, so the
+        # repository-wide checks read and report the files of the tenants whose overlays or own files
+        # changed, and the estate's own files, as a shard does. At 10,000 tenants that spares reading
+        # 50,000 files of other tenants on every pull request.
+        owners = set(estate.tenants)
+        touched = {tenant_of_path(p, owners) for p in changed}
+        scope = {t for t, _ in placements} | {t for t in touched if t is not None}
     if cache_dir is None:
         repo = gitrepo.discover(root)
         cache_dir = Path(repo.path) / "gitops-gen" if repo is not None else None
@@ -360,15 +380,15 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
     # its tenants' refer to.
     in_shard: Callable[[str], bool] | None = None
     readable: Callable[[str], bool] | None = None
-    if mine is not None:
-        shard_tenants = mine
+    if scope is not None:
+        shard_tenants = scope
 
         def in_shard(rel: str) -> bool:
-            owner = tenant_of_path(rel, selected_tenants)
+            owner = tenant_of_path(rel, owners)
             return owner in shard_tenants if owner is not None else estate_level
 
         def readable(rel: str) -> bool:
-            owner = tenant_of_path(rel, selected_tenants)
+            owner = tenant_of_path(rel, owners)
             return owner is None or owner in shard_tenants
 
     if estate_level:
