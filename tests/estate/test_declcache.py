@@ -18,6 +18,7 @@ from gitops_gen.estate.load import _parse_tenant, load_estate
 @pytest.fixture
 def cache_dir(estate: Path) -> Iterator[Path]:
     directory = estate / ".git" / "gitops-gen"
+    _parse_tenant.cache_clear()  # other tests parsed the same declarations in this process
     declcache.activate(directory)
     yield directory
     declcache.activate(None)
@@ -58,6 +59,7 @@ def test_a_planted_cache_file_is_never_run(estate: Path, tmp_path: Path, monkeyp
     directory.mkdir(parents=True, exist_ok=True)
     (directory / declcache.FILE).write_bytes(pickle.dumps({"seed": b"x", "entries": {b"k": _Boom()}}))
     monkeypatch.chdir(tmp_path)
+    _parse_tenant.cache_clear()
     declcache.activate(None)
     declcache.activate(directory)
     try:

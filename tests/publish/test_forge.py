@@ -449,7 +449,7 @@ def test_add_tenant_pr_pushes_and_opens_a_reviewed_pull_request(remote_estate: t
         assert pr["title"] == "Add tenant newco on eu-west-1"
         body = str(pr["description"] if provider == "gitlab" else pr["body"])
         assert body.startswith("## gitops-gen diff: `origin/main (")
-        assert "| newco | eu-west-1 | added |" in body and "### Risks" in body
+        assert "| newco on eu-west-1 | added |" in body and "### Risks" in body
         assert "### Review checklist" in body and "- [ ] " in body
         labels = pr["labels"] if provider == "gitlab" else [x["name"] for x in pr["labels"]]
         assert labels == ["tenant/newco", "cluster/eu-west-1"]
