@@ -14,7 +14,8 @@ from pathlib import Path
 import pygit2
 
 from gitops_gen import gitrepo
-from gitops_gen.errors import GitError
+from gitops_gen.commands.common import FlagOf, flag_error
+from gitops_gen.errors import GitError, GitopsGenError
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import load_clusters, load_config
 from gitops_gen.estate.model import EstateConfig, parse_config
@@ -26,6 +27,9 @@ from gitops_gen.write.plan import Plan, plan_files
 from gitops_gen.write.transaction import ChangeResult, EstateRepo, finish_interrupted, kept_notes, preflight
 
 MESSAGE = "Initialise gitops-gen estate"
+#: The gitops-gen.yaml fields init's flags set.
+INIT_FLAGS = (FlagOf(r"repo\.url", "--repo-url"), FlagOf(r"repo\.revision", "--revision"),
+              FlagOf(r"workflowgen\.version", "--workflowgen-version"), FlagOf(r"secrets\.mode", "--secrets"))
 
 
 def _desired(path: Path, repo_url: str, revision: str, workflowgen_version: str,
@@ -35,8 +39,12 @@ def _desired(path: Path, repo_url: str, revision: str, workflowgen_version: str,
     else:
         config = EstateConfig(repo_url=repo_url, revision=revision, workflowgen_version=workflowgen_version,
                               secrets_mode=secrets_mode)
-        # Round-trip through the parser: the flags get the same validation as the file would.
-        config = parse_config(layout.CONFIG_FILE, scaffold_files(config)[layout.CONFIG_FILE])
+        # Round-trip through the parser: the flags get the same validation as the file would, and an error
+        # names the flag that set the field, not a gitops-gen.yaml that does not exist yet.
+        try:
+            config = parse_config(layout.CONFIG_FILE, scaffold_files(config)[layout.CONFIG_FILE])
+        except GitopsGenError as exc:
+            raise flag_error(exc, layout.CONFIG_FILE, INIT_FLAGS) from None
     desired = scaffold_files(config)
     # CI keeps validate's caches in the work tree (validate --cache-dir): never a change to commit.
     desired[GITIGNORE] = gitignore_text()

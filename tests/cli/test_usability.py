@@ -369,3 +369,19 @@ def test_generate_reports_progress_and_only_on_a_terminal(shared_estate: Path, m
     bar.close()
     assert "generating tenants' files" in screen.getvalue() or "comparing with the work tree" in screen.getvalue()
     assert "2/2" in screen.getvalue()
+
+
+def test_init_flag_errors_name_the_flag(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gitops_gen.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "GITOPS_GEN_DEBUG": None})
+    bad = runner.invoke(app, ["init", str(tmp_path / "e"), "--repo-url", "https://git.example.com/x.git",
+                              "--workflowgen-version", "latest"])
+    assert bad.exit_code == 2
+    assert "--workflowgen-version is 'latest'" in bad.output and "gitops-gen.yaml" not in bad.output
+    js = runner.invoke(app, ["init", str(tmp_path / "f"), "--repo-url", "https://git.example.com/{{x}}.git",
+                             "-o", "json"])
+    assert js.exit_code == 2 and json.loads(js.stdout)["error"]["field"] == "--repo-url"
+    assert not (tmp_path / "e" / "gitops-gen.yaml").exists() and not (tmp_path / "f" / "gitops-gen.yaml").exists()
