@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pygit2
+import yaml
 
 from gitops_gen import __version__, gitrepo
 from gitops_gen.atomic import write_atomic
@@ -28,11 +29,11 @@ _KEEP = 64
 
 def _fingerprint() -> str:
     package = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(__version__.encode())
+    h = hashlib.sha256(f"{__version__}\0{yaml.__version__}".encode())
     for folder in ("estate", "generate"):
         for path in sorted((package / folder).glob("*.py")):
             h.update(path.name.encode() + b"\0" + path.read_bytes())
-    for name in ("yamlio.py", "write/plan.py"):
+    for name in ("yamlio.py", "write/plan.py", "write/transaction.py", "commands/generate.py"):
         h.update((package / name).read_bytes())
     return h.hexdigest()
 
@@ -93,10 +94,17 @@ def already_checked(root: Path) -> bool:
     return _clean(root)
 
 
-def remember(root: Path) -> None:
-    """After a full check found nothing to change: record HEAD's estate tree if the work tree holds exactly it."""
+def snapshot(root: Path) -> str | None:
+    """HEAD's estate tree id when the work tree holds exactly it (taken before a full check)."""
     state = _state(root)
-    if state is None or not _clean(root):
+    return state[2] if state is not None and _clean(root) else None
+
+
+def remember(root: Path, before: str | None) -> None:
+    """After a full check found nothing to change: record HEAD's estate tree, if the work tree held exactly
+    that tree before the check (``before``, from ``snapshot``) and still does (no switch meanwhile)."""
+    state = _state(root)
+    if before is None or state is None or state[2] != before or not _clean(root):
         return
     _repo, record, tree = state
     data = _read(record)

@@ -30,8 +30,9 @@ def generate(root: Path, dry_run: bool = False, check: bool = False, progress: P
 
     if check and not dry_run and checked.already_checked(root):
         return ChangeResult(Plan(), dry_run=True)
+    before = checked.snapshot(root) if check and not dry_run else None
     result = write_work_tree(root, "generate", files, orphans_under=layout.DERIVED_ROOTS, dry_run=dry_run,
                              check=check)
     if check and not dry_run and result.plan.empty and not result.plan.leftovers:
-        checked.remember(root)
+        checked.remember(root, before)
     return result

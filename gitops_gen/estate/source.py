@@ -88,6 +88,8 @@ class DirectorySource:
 
     def read(self, rel: str) -> bytes | None:
         self._check_dirs(rel)
+        if not hasattr(os, "O_NOFOLLOW"):
+            refuse_symlinks(self.root, rel)  # no O_NOFOLLOW (Windows): check the file itself first
         try:
             # O_NOFOLLOW: a link as the file itself fails to open (ELOOP) instead of being followed.
             fd = os.open(os.path.join(self._top, rel), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))

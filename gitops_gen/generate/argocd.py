@@ -162,9 +162,9 @@ POLICY_NOTE = (
 
 
 def cluster_application_name(cluster: str) -> str:
-    """'gitops-gen-cluster-<cluster>': tenant names never start with 'gitops-gen-', so no tenant's
-    Application can take it."""
-    return f"{ADMIN_PROJECT}-cluster-{cluster}"
+    """'gitops-gen.cluster.<cluster>': a tenant's Applications are '<tenant>-<cluster>', and neither name
+    holds a dot, so none can take it (an Application's name is a DNS subdomain: dots are allowed)."""
+    return f"{ADMIN_PROJECT}.cluster.{cluster}"
 
 
 def cluster_application(config: EstateConfig, cluster: Cluster) -> dict[str, Any]:

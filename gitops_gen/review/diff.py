@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
 import hashlib
 import hmac
 import json
@@ -26,7 +27,7 @@ from typing import Any
 
 import pygit2
 
-from gitops_gen import checks, gitrepo, yamlio
+from gitops_gen import __version__, checks, gitrepo, yamlio
 from gitops_gen.atomic import write_atomic
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import layout
@@ -651,7 +652,9 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
         # Nothing the controllers read changed (the usual edit of a tenant): no expansion of every
         # placement file on both sides.
         memo = _Memo(Path(repo.path) / "gitops-gen")
-        same = not controller_paths and memo.of(head_side, "inputs_confined", inputs_confined)
+        # Nothing under clusters/ or argocd/ changed: both sides have the same files there, so the base's
+        # (a commit, its answer kept by tree id) stands for a work tree head too.
+        same = not controller_paths and memo.of(base_side, "inputs_confined", inputs_confined)
         controllers = [] if same else diff_controllers(*_controller_sides(base_side, head_side, changed, memo))
         result.controllers = [x for x in controllers if (not tenants or x.tenant in tenants)
                               and (not clusters or x.cluster in clusters)]
@@ -680,18 +683,23 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
 
 
 def _aside(*estates: Estate) -> Aside:
-    tenants: dict[str, tuple[tuple[str, str], ...]] = {}
+    """Each tenant's own strings with a placeholder per role: its name, its global hosts by position (the
+    hosts of both sides, so a host that changes shows as <host:0> → <host:1>), its regional hosts."""
     clusters: dict[str, tuple[tuple[str, str], ...]] = {}
+    names: dict[str, list[str]] = {}
+    regional: dict[str, list[str]] = {}
     for estate in estates:
         for c in estate.clusters.values():
             clusters.setdefault(c.name, ((c.name, "<cluster>"), (c.region, "<region>"), (c.domain, "<domain>")))
         for t in estate.tenants.values():
-            if t.name in tenants:
-                continue
-            pairs = [(t.name, "<tenant>"), (t.namespace, "<tenant>"), *((h.host, "<host>") for h in t.hosts)]
-            pairs += [(estate.clusters[c].regional_host(t.name), "<host>") for c in t.placements
-                      if c in estate.clusters]
-            tenants[t.name] = tuple(pairs)
+            hosts = names.setdefault(t.name, [])
+            hosts += [h.host for h in t.hosts if h.host not in hosts]
+            own = regional.setdefault(t.name, [])
+            own += [r for c in t.placements if c in estate.clusters
+                    for r in [estate.clusters[c].regional_host(t.name)] if r not in own]
+    tenants = {name: ((name, "<tenant>"), *((h, f"<host:{i}>") for i, h in enumerate(hosts)),
+                      *((r, "<regional-host>") for r in regional[name]))
+               for name, hosts in names.items()}
     return Aside(tenants, clusters)
 
 
@@ -749,6 +757,16 @@ def _own_cluster_only(side: Side) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """Of the code the controller facts come from: another gitops-gen answers afresh."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(__version__.encode())
+    for name in ("appset.py", "diff.py", "sides.py", "gotemplate.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 class _Memo:
     """Answers about a commit's controller files, kept by the tree ids of clusters/ and argocd/ (in
     .git/gitops-gen/controller-facts.json): each costs a read of every file there."""
@@ -760,7 +778,7 @@ class _Memo:
     def of(self, side: Side, name: str, fn: Callable[[Side], bool]) -> bool:
         if not isinstance(side, CommitSide):
             return fn(side)
-        key = f"{name}:{side.tree_id(layout.CLUSTERS_DIR)}:{side.tree_id(layout.ARGOCD_DIR)}"
+        key = f"{_code_fingerprint()}:{name}:{side.tree_id(layout.CLUSTERS_DIR)}:{side.tree_id(layout.ARGOCD_DIR)}"
         if self.data is None:
             try:
                 loaded = json.loads(self.path.read_bytes())

@@ -190,6 +190,13 @@ def headline(objects: Sequence[ObjectChange], counts: Mapping[str, int], state: 
     return text
 
 
+def _hides_a_change(normalised: str) -> bool:
+    """Whether setting names aside made a removed line equal an added one: the change is in those names."""
+    removed = {line[1:] for line in normalised.splitlines() if line.startswith("-") and not line.startswith("---")}
+    return any(line[1:] in removed for line in normalised.splitlines()
+               if line.startswith("+") and not line.startswith("+++"))
+
+
 def overlay_groups(result: DiffResult) -> list[OverlayGroup]:
     """Overlays whose changes are the same once their own names and hosts are set aside, grouped, in the
     order of their first overlay."""
@@ -204,6 +211,8 @@ def overlay_groups(result: DiffResult) -> list[OverlayGroup]:
         text = "\n".join([state, *(_HASHED.sub("-<hash>", object_line(o)) for o in objects),
                           *(o.diff for o in objects)])
         key = result.aside.normalise(text, tenant, cluster)
+        if _hides_a_change(key):
+            key = f"{tenant}/{cluster}"  # its change is in the very strings set aside: shown on its own
         group = groups.get(key)
         if group is None:
             groups[key] = OverlayGroup([(tenant, cluster)], state, counts, objects,

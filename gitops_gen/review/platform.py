@@ -105,13 +105,23 @@ def _project_risks(path: str, before: Mapping[str, Any], after: Mapping[str, Any
         removed = sorted(_entries(old.get(field_name)) - _entries(new.get(field_name)))
         if removed:
             widened.append((field_name, f"{what} no longer: {'; '.join(removed[:5])}"))
+    # An AppProject without a namespaced allow list allows every namespaced kind (Argo CD projects docs).
+    every_kind = bool(_entries(old.get("namespaceResourceWhitelist"))) and not _entries(
+        new.get("namespaceResourceWhitelist"))
+    if every_kind:
+        widened.append(("namespaceResourceWhitelist", "namespaced kinds: every kind (its allow list is gone)"))
     risks: list[RiskTuple] = []
+    if not before:  # a new project: only what no tenant project of gitops-gen allows is a risk
+        beyond_namespace = bool(_entries(new.get("clusterResourceWhitelist")) - {"group=, kind=Namespace"})
+        widened = [(f, w) for f, w in widened
+                   if "*" in w or (f == "clusterResourceWhitelist" and beyond_namespace)]
     if widened:
-        wide = any(f == "clusterResourceWhitelist" for f, _ in widened) or any(
+        wide = every_kind or any(f == "clusterResourceWhitelist" for f, _ in widened) or any(
             "*" in e for f, _ in widened if f in ("destinations", "sourceRepos")
             for e in _entries(new.get(f)) - _entries(old.get(f)))
         risks.append(("high" if wide else "medium", "project-widened", tenant, None,
-                      f"AppProject {_name(after)} ({path}) allows more: " + "; ".join(w for _, w in widened)))
+                      f"AppProject {_name(after)} ({path}) {'is new and allows' if not before else 'allows more'}: "
+                      + "; ".join(w for _, w in widened)))
     return risks
 
 
@@ -192,6 +202,25 @@ def platform_risks(files: Sequence[PlatformFile]) -> list[RiskTuple]:
                           "no longer reconciled: the root Application does not prune)"))
         old = {_key(d): d for d in f.before}
         new = {_key(d): d for d in f.after}
+        for key in new.keys() - old.keys():  # objects the change adds are assessed against nothing
+            doc = new[key]
+            api = str(doc.get("apiVersion", ""))
+            if key[0] == "AppProject" and api.startswith("argoproj.io/"):
+                risks += _project_risks(f.path, {}, doc)
+            elif key[0] == "ApplicationSet" and api.startswith("argoproj.io/"):
+                policy = _m(_m(doc.get("spec")).get("syncPolicy"))
+                if policy.get("preserveResourcesOnDeletion") is not True or \
+                        str(policy.get("applicationsSync") or "sync") not in ("create-only", "create-update"):
+                    risks.append(("medium", "appset-safety", None, cluster,
+                                  f"new ApplicationSet {key[2]} ({f.path}) lets Argo CD delete what it generates: "
+                                  f"preserveResourcesOnDeletion {policy.get('preserveResourcesOnDeletion') is True}, "
+                                  f"applicationsSync {policy.get('applicationsSync') or '(unset: sync)'}"))
+            elif key[0] == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io/") \
+                    and "/flux-system/" in f.path and _m(doc.get("spec")).get("deletionPolicy") != "Orphan":
+                risks.append(("medium", "flux-parent", None, cluster,
+                              f"new Flux Kustomization {key[2]} ({f.path}) has deletionPolicy "
+                              f"{_m(doc.get('spec')).get('deletionPolicy') or 'MirrorPrune (default)'}: deleting it "
+                              "deletes what it applied"))
         for key, doc in old.items():
             api = str(doc.get("apiVersion", ""))
             after = new.get(key)

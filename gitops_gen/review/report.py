@@ -310,7 +310,9 @@ def as_markdown_parts(result: DiffResult, max_bytes: int = DEFAULT_MAX_BYTES) ->
     for block in blocks:
         size = len(block.encode()) + 1
         if size > room:
-            block = block.encode()[:max(room - 40, 0)].decode("utf-8", "ignore") + "\n_(cut for size)_\n</details>\n"
+            cut = block.encode()[:max(room - 60, 0)].decode("utf-8", "ignore")
+            fence = "\n```" if cut.count("```") % 2 else ""  # never leave a code block open
+            block = cut + fence + "\n\n_(cut for size)_\n\n</details>\n"
             size = len(block.encode()) + 1
         if packed[-1] and used + size > room:
             packed.append([])

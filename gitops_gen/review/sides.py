@@ -236,6 +236,11 @@ class WorkTreeSide:
         if clean is None:
             return None
         target = self.root / clean
+        # A link is followed only while it stays inside the estate: a file that resolves outside (a
+        # kubeconfig, a key) is never read, so never shown in a review.
+        real, top = os.path.realpath(target), os.path.realpath(self.root)
+        if real != top and not real.startswith(top + os.sep):
+            return None
         try:
             return target.read_bytes() if target.is_file() else None
         except OSError:

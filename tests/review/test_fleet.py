@@ -150,7 +150,7 @@ def test_a_new_cluster_is_described_and_its_controller_files_diffed(estate: Path
     assert ("windowsBuild", "", "ltsc2022") in result.clusters[0].fields
     shown = {(o.kind, o.name.split(" ")[0], o.change) for o in result.platform}
     assert {("ApplicationSet", "workflowgen-ap-south-1", "added"),
-            ("Application", "gitops-gen-cluster-ap-south-1", "added")} <= shown, shown
+            ("Application", "gitops-gen.cluster.ap-south-1", "added")} <= shown, shown
     report = as_markdown(result)
     assert "No change to any" not in report and "ap-south-1 | added" in report
     out = runner.invoke(app, ["diff", base, "HEAD", "--repo", str(estate), "--output", "json"])
