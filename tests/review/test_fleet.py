@@ -253,3 +253,23 @@ def test_diff_split_through_the_cli(fleet: tuple[Path, str, str, DiffResult]) ->
     assert refused.exit_code == 2
     error = json.loads(refused.stdout)["error"]
     assert error["field"] == "--split" and "--output markdown" in error["hint"]
+
+
+def test_a_link_to_a_file_outside_is_never_shown(estate: Path, tmp_path: Path) -> None:
+    base = head(estate)
+    outside = tmp_path / "kubeconfig"
+    outside.write_text("apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: s3cr3t-token\n")
+    (estate / "clusters/eu-west-1/argocd/extra.yaml").symlink_to(outside)
+    result = diff(estate, base)  # HEAD: the work tree
+    assert "s3cr3t-token" not in json.dumps(as_json(result)) and "s3cr3t-token" not in as_markdown(result)
+
+
+def test_a_new_wide_appproject_is_a_risk(estate: Path) -> None:
+    base = head(estate)
+    (estate / "argocd/projects/evil.yaml").write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata:\n  name: evil\n  namespace: argocd\n"
+        "spec:\n  sourceRepos: ['*']\n  destinations:\n  - server: '*'\n    namespace: '*'\n"
+        "  clusterResourceWhitelist:\n  - group: '*'\n    kind: '*'\n")
+    changed = commit_all(estate, "A project that allows everything")
+    widened = [r for r in diff(estate, base, changed).risks if r.id == "project-widened"]
+    assert widened and widened[0].severity == "high" and "is new and allows" in widened[0].message
