@@ -32,9 +32,15 @@ def test_changed_since_reports_what_the_change_touches(estate: Path, crds: Path)
     # A change to acme alone: globex's files are as they were, and are not read again.
     tenant = estate / "overlays/acme/tenant.yaml"
     tenant.write_text(tenant.read_text().replace("webReplicas: 2", "webReplicas: 1"))
-    (estate / "argocd/projects/acme-notes.yaml").write_text(SECRET.format(ns="acme"))  # the estate's own file
     _commit_all(estate, "acme: one replica")
-    assert _sec001(estate, crds, "HEAD~1") == {"argocd/projects/acme-notes.yaml"}
+    assert _sec001(estate, crds, "HEAD~1") == set()
+
+    # A change to a file of the estate's own (what every tenant's files are checked with may have changed):
+    # every file is read again.
+    (estate / "argocd/projects/acme-notes.yaml").write_text(SECRET.format(ns="acme"))
+    _commit_all(estate, "notes")
+    assert _sec001(estate, crds, "HEAD~1") == {"argocd/projects/acme-notes.yaml",
+                                                "clusters/us-east-1/platform/globex/leaked.yaml"}
 
     # The change adds a secret to a tenant's own folder: reported.
     new = estate / "clusters/us-east-1/platform/globex/leaked-too.yaml"
