@@ -77,7 +77,7 @@ def diff(
         parts = diffreport.as_markdown_parts(result, max_bytes)
         for i, part in enumerate(parts, 1):
             if len(parts) > 1:
-                sys.stdout.write(f"{'' if i == 1 else chr(10)}<!-- gitops-gen diff part {i}/{len(parts)} -->\n")
+                sys.stdout.write(("" if i == 1 else "\n") + f"<!-- gitops-gen diff part {i}/{len(parts)} -->\n")
             sys.stdout.write(part)
     elif output is DiffOutput.markdown:
         sys.stdout.write(diffreport.as_markdown(result, max_bytes))

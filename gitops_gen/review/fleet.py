@@ -5,7 +5,7 @@ once, with their tenants listed compactly."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -270,7 +270,7 @@ class ControllerGroup:
 
     def where(self) -> str:
         placed = [(c.tenant, c.cluster) for c in self.changes if c.tenant and c.cluster]
-        return who([(t, c) for t, c in placed if t and c]) if placed else ", ".join(c.key for c in self.changes[:5])
+        return who(placed) if placed else ", ".join(c.key for c in self.changes[:5])
 
 
 def controller_groups(result: DiffResult) -> list[ControllerGroup]:
@@ -293,9 +293,8 @@ class PlatformGroup:
         return self.objects[0]
 
 
-def platform_groups(result: DiffResult, normalise: Callable[[str, str | None, str | None], str] | None = None
-                    ) -> list[PlatformGroup]:
-    norm = normalise or result.aside.normalise
+def platform_groups(result: DiffResult) -> list[PlatformGroup]:
+    norm = result.aside.normalise
     groups: dict[str, PlatformGroup] = {}
     for o in result.platform:
         key = norm(f"{object_line(o)}\n{o.diff}", o.tenant or None, o.cluster or None)
