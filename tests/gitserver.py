@@ -31,6 +31,8 @@ class GitServer:
     token: str | None   # the password Basic auth must carry; None: no authentication
     port: int = 0
     requests: list[GitRequest] = field(default_factory=list)
+    #: Answer a push with a report on no reference, without running receive-pack (a server that gave up).
+    drop_pushes: bool = False
 
     def url(self, repo: str) -> str:
         return f"http://127.0.0.1:{self.port}/{repo}"
@@ -82,10 +84,17 @@ def _handler(server: GitServer) -> type[BaseHTTPRequestHandler]:
             if not self._authorised():
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                self.send_header("Content-Length", "4")
+                self.end_headers()
+                self.wfile.write(b"0000")  # a flush packet: no report on any reference
+                return
+            path, _, query = self.path.partition("?")
+            if server.drop_pushes and self.command == "POST" and path.endswith("/git-receive-pack"):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-git-receive-pack-result")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            path, _, query = self.path.partition("?")
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "GIT_PROJECT_ROOT": str(server.root), "GIT_HTTP_EXPORT_ALL": "1",
@@ -97,7 +106,7 @@ def _handler(server: GitServer) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Git-Protocol"):
                 env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
             proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True,
-                                  timeout=60, check=False)
+                                  timeout=300, check=False)
             head, _, payload = proc.stdout.partition(b"\r\n\r\n")
             status = 200
             headers = []

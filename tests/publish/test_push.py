@@ -167,6 +167,15 @@ def test_a_protected_branch_rejected_by_the_server_is_reported(pushed_estate: Pa
     assert "refs/heads/release-1" not in remote_refs(server)
 
 
+def test_a_push_the_server_never_confirms_is_an_error(pushed_estate: Path, server: GitServer) -> None:
+    branch, _ = new_branch(pushed_estate)
+    server.drop_pushes = True
+    with pytest.raises(RemoteError) as exc:
+        push_branch(pygit2.Repository(str(pushed_estate)), "origin", branch, creds())
+    assert exc.value.message.startswith(f"pushing {branch} to {server.url('platform/estate.git')} failed: ")
+    assert f"refs/heads/{branch}" not in remote_refs(server)
+
+
 def test_network_down_masks_credentials_in_the_remote_url(pushed_estate: Path) -> None:
     branch, _ = new_branch(pushed_estate)
     git(pushed_estate, "remote", "set-url", "origin", f"http://deploy:{TOKEN}@127.0.0.1:9/platform/estate.git")
