@@ -21,7 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitops_gen.checks import data, drift, https, isolation, routing, schema, secrets, windows
-from gitops_gen.checks.objects import Overlay, OverlayContext, controller_docs, overlay_context, repository_files
+from gitops_gen.checks.objects import (
+    Overlay,
+    OverlayContext,
+    controller_docs,
+    is_hidden,
+    overlay_context,
+    repository_files,
+)
 from gitops_gen.checks.registry import RULES, Finding, Rule, Severity, finding, rule
 from gitops_gen.checks.routing import check_routing
 from gitops_gen.checks.secrets import check_repository_secrets, check_secret_keys, literal_secret, remote_reads
@@ -30,7 +37,8 @@ from gitops_gen.estate.load import Estate
 __all__ = [
     "CONTROLLER_RULES", "OVERLAY_RULES", "PIPELINE_RULES", "REPOSITORY_RULES", "ROUTING_RULES", "RULES",
     "Finding", "OverlayContext", "Rule", "Severity", "check_controllers", "check_overlay", "check_repository_secrets",
-    "check_routing", "check_secret_keys", "finding", "literal_secret", "overlay_context", "remote_reads", "rule",
+    "check_routing", "check_secret_keys", "finding", "is_hidden", "literal_secret", "overlay_context", "remote_reads",
+    "repository_files", "rule",
 ]
 
 #: Rule ids by entry point.
@@ -55,14 +63,20 @@ _PIPELINE_FAMILIES = (schema, drift)
 
 
 def check_controllers(root: Path, estate: Estate, include: Callable[[str], bool] | None = None,
-                      read: Callable[[str], bool] | None = None) -> list[Finding]:
+                      read: Callable[[str], bool] | None = None, files: list[str] | None = None,
+                      read_files: list[str] | None = None) -> list[Finding]:
     """The controller objects under clusters/ and argocd/: data safety of ApplicationSets and Flux
     Kustomizations, and the tenancy of Flux tenants (the account each runs as, its Namespace).
 
     A validate shard passes ``read``, the controller files whose documents it reads (its tenants' and the
-    estate's own), and ``include``, the files whose findings it reports."""
-    files = repository_files(root)
-    docs = list(controller_docs(root, files if read is None else [f for f in files if read(f)]))
+    estate's own), and ``include``, the files whose findings it reports. ``files``: the repository's
+    files, when the caller has listed them already (``repository_files``); ``read_files``: those of them
+    ``read`` accepts, when the caller has chosen them already."""
+    if files is None:
+        files = repository_files(root)
+    if read_files is None:
+        read_files = files if read is None else [f for f in files if read(f)]
+    docs = list(controller_docs(root, read_files))
     found = [*isolation.check_flux_tenancy(files, docs), *data.check_controller_docs(files, docs, estate)]
     return found if include is None else [f for f in found if include(f.path or "")]
 

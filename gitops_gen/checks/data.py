@@ -179,14 +179,14 @@ def _check_claim_templates(o: Overlay) -> Iterator[Finding]:
                                     "PersistentVolumeClaim", ref_of(d))
 
 
-def _dirs_of(files: Iterable[str], skip_hidden: bool) -> set[str]:
+def _dirs_of(files: Iterable[str]) -> set[str]:
+    """Every directory that holds a file, at any depth."""
     dirs: set[str] = set()
     for f in files:
-        parts = f.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            if skip_hidden and parts[i - 1].startswith("."):
-                break
-            dirs.add("/".join(parts[:i]))
+        parent = f.rpartition("/")[0]
+        while parent and parent not in dirs:  # a directory seen before: its parents are known
+            dirs.add(parent)
+            parent = parent.rpartition("/")[0]
     return dirs
 
 
@@ -375,8 +375,10 @@ def check_controller_docs(files: list[str], docs: list[tuple[str, Mapping[str, A
     """The Argo CD ApplicationSets, Flux Kustomizations and platform Namespaces under clusters/ and argocd/
     (DATA002-DATA010); ``files`` are the repository's, ``docs`` its controller documents."""
     repo_url = norm_url(estate.config.repo_url)
-    argo_dirs = sorted(_dirs_of(files, skip_hidden=True))
-    all_dirs = _dirs_of(files, skip_hidden=False) | {""}
+    all_dirs = _dirs_of(files)
+    # Argo CD's git generators leave out hidden directories (and all below them).
+    argo_dirs = sorted(d for d in all_dirs if not d.startswith(".") and "/." not in d)
+    all_dirs.add("")
     findings: list[Finding] = [*_check_flux_parents(docs), *_check_platform_namespaces(docs)]
     sources = {(str(meta_of(d).get("namespace", "")), name_of(d)): norm_url(as_map(d.get("spec")).get("url"))
                for _, d in docs if d.get("kind") == "GitRepository"}

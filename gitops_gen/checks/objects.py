@@ -336,14 +336,29 @@ def cluster_of(rel: str) -> str | None:
 
 
 def repository_files(root: Path) -> list[str]:
-    """Repository-relative paths of every file of the work tree, outside any .git directory."""
+    """Repository-relative paths of every file of the work tree, outside any .git directory, sorted.
+
+    One scandir walk building the strings as it goes: at 200,000 files, os.walk with relative paths
+    made from Path objects costs three times as much."""
     out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
-        rel = Path(dirpath).relative_to(root).as_posix()
-        prefix = "" if rel == "." else rel + "/"
-        out += [prefix + f for f in sorted(filenames)]
-    return out
+
+    def walk(top: str, prefix: str) -> None:
+        with os.scandir(top) as it:
+            for e in it:
+                if e.is_dir():  # as os.walk: a link to a directory is neither followed nor listed
+                    if e.name != ".git" and not e.is_symlink():
+                        walk(e.path, prefix + e.name + "/")
+                else:
+                    out.append(prefix + e.name)
+
+    walk(os.fspath(root), "")
+    return sorted(out)
+
+
+def is_hidden(rel: str) -> bool:
+    """Whether a repository path lies in a directory whose name starts with a dot."""
+    parent = rel.rpartition("/")[0]
+    return parent.startswith(".") or "/." in parent
 
 
 def controller_docs(root: Path, files: list[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -4,13 +4,13 @@ kind, and every controller file readable as YAML."""
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gitops_gen import yamlio
 from gitops_gen.checks.cache import FindingsCache
+from gitops_gen.checks.objects import repository_files
 from gitops_gen.checks.registry import Finding, finding, rule
 from gitops_gen.estate import layout
 from gitops_gen.render.schemas import SchemaValidator
@@ -49,31 +49,32 @@ def schema_findings(validator: SchemaValidator, docs: Iterable[Mapping[str, Any]
 
 
 def controller_findings(root: Path, validator: SchemaValidator, cache: FindingsCache, context: str,
-                        include: Callable[[str], bool] | None = None) -> list[Finding]:
+                        include: Callable[[str], bool] | None = None,
+                        files: Sequence[str] | None = None) -> list[Finding]:
     """Schema findings for the objects in the YAML files under clusters/ and argocd/, and a finding
     per unreadable file; a file whose bytes did not change since the last run is not parsed again.
-    ``include``, when given, limits them to the files it accepts (a validate shard's)."""
+    ``include``, when given, limits them to the files it accepts (a validate shard's). ``files``: the
+    repository's files (``repository_files``), when the caller has listed them already."""
+    if files is None:
+        files = repository_files(root)
+    tops = (f"{layout.CLUSTERS_DIR}/", f"{layout.ARGOCD_DIR}/")
     out: list[Finding] = []
-    for top in (layout.CLUSTERS_DIR, layout.ARGOCD_DIR):
-        base = root / top
-        if not base.is_dir():
+    for rel in files:
+        if not rel.startswith(tops) or not rel.endswith((".yaml", ".yml")) or rel.endswith("/cluster.yaml"):
             continue
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
-            for f in sorted(filenames):
-                if not f.endswith((".yaml", ".yml")) or f == "cluster.yaml":
-                    continue
-                rel = os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/")
-                if include is not None and not include(rel):
-                    continue
-                data = (root / rel).read_bytes()
-                key = hashlib.sha256(context.encode() + data).hexdigest()
-                hit = cache.get(f"file:{rel}", key)
-                if hit is None:
-                    found = _file_schema_findings(rel, data, validator)
-                    hit = {"key": key, "findings": [x.as_json() for x in found]}
-                    cache.put(f"file:{rel}", hit)
-                out.extend(Finding.from_json(x) for x in hit["findings"])
+        if include is not None and not include(rel):
+            continue
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            continue  # a link to a directory, or a file gone since it was listed
+        key = hashlib.sha256(context.encode() + data).hexdigest()
+        hit = cache.get(f"file:{rel}", key)
+        if hit is None:
+            found = _file_schema_findings(rel, data, validator)
+            hit = {"key": key, "findings": [x.as_json() for x in found]}
+            cache.put(f"file:{rel}", hit)
+        out.extend(Finding.from_json(x) for x in hit["findings"])
     return out
 
 

@@ -5,6 +5,7 @@ Each command module imports the core it calls inside the command, so ``gitops-ge
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -91,4 +92,10 @@ app.command()(review.diff)
 
 
 def main() -> None:
+    # A run allocates hundreds of thousands of small objects (paths, parsed YAML), and the cyclic
+    # collector's default thresholds traverse all of them again and again: at 10,000 tenants that is
+    # a tenth of 'validate --changed-since'. What is loaded by now is kept out of its way (gc.freeze),
+    # and it runs a hundred times less often; reference counting still frees almost everything at once.
+    gc.freeze()
+    gc.set_threshold(70_000, 50, 1000)
     app(prog_name="gitops-gen")

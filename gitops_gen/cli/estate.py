@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from gitops_gen.cli.options import DryRunOpt, NoCommitOpt, Output, OutputOpt, RepoOpt
-from gitops_gen.cli.output import RenderProgress, err, out, plural, print_change, print_json, run_core
+from gitops_gen.cli.output import RenderProgress, columns, err, out, plural, print_change, print_json, run_core
 
 if TYPE_CHECKING:
     from gitops_gen.write.transaction import ChangeResult
@@ -100,11 +100,9 @@ def list_(repo: RepoOpt = None, output: OutputOpt = Output.table) -> None:
             ],
         })
         return
-    table = Table("cluster", "region", "controller", "tenant", "namespace", "hosts", box=None, pad_edge=False)
-    for r in rows:
-        table.add_row(r.cluster, r.region, r.controller, r.tenant, r.namespace,
-                      ", ".join([*r.global_hosts, r.regional_host]))
-    out.print(table)
+    sys.stdout.write(columns(("cluster", "region", "controller", "tenant", "namespace", "hosts"),
+                           ((r.cluster, r.region, r.controller, r.tenant, r.namespace,
+                             ", ".join([*r.global_hosts, r.regional_host])) for r in rows)) + "\n")
     out.print(f"{plural(len({r.tenant for r in rows}), 'tenant')}, {plural(len(rows), 'placement')} on "
               f"{plural(len(clusters), 'cluster')}.")
 

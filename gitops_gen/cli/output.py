@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
@@ -130,6 +130,14 @@ def run_core(fn: Callable[[], T], json_errors: bool = False) -> T:
 
 def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def columns(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Rows as aligned plain-text columns (as ``kubectl get`` prints them), two spaces apart, no trailing
+    blanks. Written directly: a rich Table takes 16 s for the 30,000 rows of 10,000 tenants on 3 clusters."""
+    table = [list(header), *(list(r) for r in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table)
 
 
 def plural(n: int, noun: str, many: str | None = None) -> str:

@@ -16,11 +16,12 @@ import hashlib
 import heapq
 import json
 import math
-import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pygit2
 
 from gitops_gen import __version__, checks, gitrepo
 from gitops_gen.checks import RULES, Finding, finding
@@ -158,9 +159,10 @@ def select_overlays(root: Path, estate: Estate, request: ValidateRequest) -> tup
     return chosen, why
 
 
-def _select(root: Path, estate: Estate, request: ValidateRequest
-            ) -> tuple[list[tuple[str, str]], str, set[str] | None]:
-    """``select_overlays``, and the estate-relative paths changed since --changed-since (None without it)."""
+def _select(root: Path, estate: Estate, request: ValidateRequest,
+            changes: Callable[[], set[str]] | None = None) -> tuple[list[tuple[str, str]], str, set[str] | None]:
+    """``select_overlays``, and the estate-relative paths changed since --changed-since (None without it).
+    ``changes``: those paths (repository-relative), when the caller has started looking for them."""
     for t in request.tenants:
         if t not in estate.tenants:
             raise UserError(f"--tenant {t!r}: no such tenant", "'gitops-gen list' shows the tenants")
@@ -178,7 +180,7 @@ def _select(root: Path, estate: Estate, request: ValidateRequest
         repo = gitrepo.open_repo(root)
         prefix = gitrepo.prefix_in_repo(repo, root)
         try:
-            paths = gitrepo.changed_paths(repo, request.changed_since)
+            paths = changes() if changes is not None else gitrepo.changed_paths(repo, request.changed_since)
         except GitError as e:
             raise GitError(f"--changed-since {e.message}", e.hint) from None
         changed: set[str] | None = {p.removeprefix(prefix) for p in paths if p.startswith(prefix)}
@@ -245,14 +247,19 @@ def _rules_fingerprint() -> str:
 
 # --------------------------------------------------------------------------- checks
 
-def _repository_yaml_files(root: Path) -> list[str]:
-    files: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") or d == ".github"]
-        for f in filenames:
-            if f.endswith((".yaml", ".yml")):
-                files.append(os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, "/"))
-    return sorted(files)
+def _tree_files(root: Path, ref: str) -> list[str] | None:
+    """The estate's files at ``ref``; None when ``ref`` names no commit (``_select`` says so)."""
+    repo = gitrepo.open_repo(root)
+    try:
+        return gitrepo.tree_files(repo, ref, gitrepo.prefix_in_repo(repo, root))
+    except (KeyError, ValueError, pygit2.GitError):
+        return None
+
+
+def _repository_yaml_files(files: list[str]) -> list[str]:
+    """The YAML files of the repository's listing, outside hidden directories but those named .github."""
+    return [f for f in files if f.endswith((".yaml", ".yml"))
+            and (not checks.is_hidden(f) or all(not d.startswith(".") or d == ".github" for d in f.split("/")[:-1]))]
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -265,8 +272,11 @@ def _facts(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def validate(root: Path, request: ValidateRequest, progress: Progress | None = None,
              cache_dir: Path | None = None) -> ValidateResult:
+    # What changed since --changed-since is looked for while the declarations load.
+    changes = gitrepo.changed_paths_soon(root, request.changed_since) if request.changed_since else None
     estate = load_estate(root)
-    placements, selection, changed = _select(root, estate, request)
+    ref_files = _tree_files(root, request.changed_since) if request.changed_since else None
+    placements, selection, changed = _select(root, estate, request, changes)
     filtered = bool(request.tenants or request.clusters or request.changed_since)
     selected, digest = len(placements), selection_digest(placements)
     shard = request.shard
@@ -396,12 +406,17 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
 
     if estate_level:
         findings += absent
-    findings += controller_findings(root, validator, findings_cache, context, include=in_shard)
+    # One listing for the repository-wide checks: with --changed-since, the ref's tree and the changes.
+    files = checks.repository_files(root) if changed is None or ref_files is None \
+        else gitrepo.files_with_changes(root, ref_files, changed)
+    # The files whose documents are read: a shard's reports (in_shard) are a part of them.
+    read_files = files if readable is None else [rel for rel in files if readable(rel)]
+    findings += controller_findings(root, validator, findings_cache, context, include=in_shard, files=read_files)
     findings_cache.save()
-    yaml_files = _repository_yaml_files(root)
+    yaml_files = _repository_yaml_files(read_files)
     if in_shard is not None:
         yaml_files = [rel for rel in yaml_files if in_shard(rel)]
-    findings += checks.check_controllers(root, estate, include=in_shard, read=readable)
+    findings += checks.check_controllers(root, estate, include=in_shard, files=files, read_files=read_files)
     findings += checks.check_repository_secrets(root, yaml_files)
     if mine is not None:
         findings += drift_findings(root, estate, sorted(mine), cache_dir, estate_files=estate_level,
