@@ -84,16 +84,16 @@ def _handler(server: GitServer) -> type[BaseHTTPRequestHandler]:
             if not self._authorised():
                 self.send_response(401)
                 self.send_header("WWW-Authenticate", 'Basic realm="git"')
-                self.send_header("Content-Length", "4")
+                self.send_header("Content-Length", "0")
                 self.end_headers()
-                self.wfile.write(b"0000")  # a flush packet: no report on any reference
                 return
             path, _, query = self.path.partition("?")
             if server.drop_pushes and self.command == "POST" and path.endswith("/git-receive-pack"):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-git-receive-pack-result")
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", "4")
                 self.end_headers()
+                self.wfile.write(b"0000")  # a flush packet: no report on any reference
                 return
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
