@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pygit2
 
+from gitops_gen import proc
 from gitops_gen.errors import GitError
 
 #: Statuses that mean "the work tree or index differs from HEAD" for a path.
@@ -256,15 +258,30 @@ def tree_with(repo: pygit2.Repository, tree: pygit2.Tree | None, changes: Mappin
     return builder.write()
 
 
-def tree_files(repo: pygit2.Repository, ref: str, prefix: str = "") -> list[str]:
+def tree_files(repo: pygit2.Repository, ref: str, prefix: str = "", cache_dir: Path | None = None) -> list[str]:
     """The files of ``ref``'s tree under ``prefix``, relative to it, read from its tree objects (0.1 s
-    at 200,000 files, a third of a walk of the work tree). Submodules have no files here."""
+    at 200,000 files, a third of a walk of the work tree). Submodules have no files here.
+
+    With ``cache_dir``, the listing is kept there under the tree's id (a tree never changes; 0.05 s to read
+    back at 200,000 files, against 0.3 s to walk 50,000 tree objects), the last few trees asked for."""
     tree: pygit2.Tree | None = repo.revparse_single(ref).peel(pygit2.Tree)
     if prefix and tree is not None:
         try:
             tree = repo[tree[prefix.rstrip("/")].id].peel(pygit2.Tree)
         except (KeyError, ValueError, pygit2.GitError):
             tree = None  # the estate's folder is new since ref
+    if tree is None:
+        return []
+    kept = cache_dir / "tree-files" / str(tree.id) if cache_dir is not None else None
+    if kept is not None:
+        try:
+            text = kept.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text == ".\n":
+            return []
+        if text.endswith("\n.\n"):  # written whole: the last line is a dot
+            return text[:-3].split("\n")
     out: list[str] = []
 
     def walk(t: pygit2.Tree, base: str) -> None:
@@ -275,9 +292,30 @@ def tree_files(repo: pygit2.Repository, ref: str, prefix: str = "") -> list[str]
             elif isinstance(e, pygit2.Blob):
                 out.append(f"{base}{e.name}")
 
-    if tree is not None:
-        walk(tree, "")
+    walk(tree, "")
+    if kept is not None and not any("\n" in f for f in out):  # one name per line
+        _keep_listing(kept, out)
     return out
+
+
+#: How many trees' listings ``tree_files`` keeps: the base of a pull request and a few others.
+KEPT_LISTINGS = 4
+
+
+def _keep_listing(path: Path, files: list[str]) -> None:
+    """Write a listing (a temporary file renamed into place), and drop all but the newest few. A cache:
+    a failure to write it costs only the time to walk the tree again."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(f"{f}\n" for f in files) + ".\n", encoding="utf-8")
+        os.replace(tmp, path)
+        listings = sorted((p for p in path.parent.iterdir() if not p.name.startswith(".")),
+                          key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in listings[KEPT_LISTINGS:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def files_with_changes(top: Path, files: Iterable[str], changed: Iterable[str]) -> list[str]:
@@ -286,18 +324,32 @@ def files_with_changes(top: Path, files: Iterable[str], changed: Iterable[str]) 
     that commit (all relative to ``top``). Only the changed paths are looked up on disk. This lists
     what a walk of the work tree lists, but for ignored files and with a link to a directory listed."""
     look = set(changed)
-    return sorted((set(files) | look) - {rel for rel in look if not (top / rel).is_file()})
+    gone = {rel for rel in look if not (top / rel).is_file()}
+    listed = files if isinstance(files, list) else list(files)
+    known = set(listed)
+    # The listing is in git's order, which is nearly sorted: sorting it again costs little, unlike
+    # sorting a set of 200,000 paths.
+    out = [rel for rel in listed if rel not in gone] if gone else list(listed)
+    out += sorted(look - gone - known)
+    out.sort()
+    return out
 
 
 def changed_paths_soon(root: Path, ref: str) -> Callable[[], set[str]]:
     """``changed_paths`` of the repository around ``root``, begun now; the function returned finishes
-    it, and raises what it raises. The index is compared with the work tree, a stat of every file
-    (1.2 s at 200,000 files), in a forked child on another core while the caller goes on (a thread
-    would contend for Python's lock); ``ref`` is compared with the index when the result is asked
-    for. Where there is no fork, or the child fails, all of it is done then, in this process."""
+    it, and raises what it raises.
+
+    Where the git command is installed, it answers, in three processes started now (``_changed_paths_by_git``:
+    1.0 s at 200,000 files where libgit2 takes 1.7 s). Otherwise the index is compared with the work tree,
+    a stat of every file, in a forked child on another core while the caller goes on (a thread would
+    contend for Python's lock), and ``ref`` with the index when the result is asked for. Where there is
+    no fork, or the child fails, all of it is done then, in this process."""
     def here() -> set[str]:
         return changed_paths(open_repo(root), ref)
 
+    by_git = _changed_paths_by_git(root, ref, here)
+    if by_git is not None:
+        return by_git
     if not hasattr(os, "fork"):
         return here
     read_end, write_end = os.pipe()
@@ -338,6 +390,50 @@ def changed_paths_soon(root: Path, ref: str) -> Callable[[], set[str]]:
         if not isinstance(unstaged, list):
             return staged | _unstaged(index)
         return staged | {str(p) for p in unstaged}
+
+    return result
+
+
+def _changed_paths_by_git(root: Path, ref: str, fallback: Callable[[], set[str]]) -> Callable[[], set[str]] | None:
+    """``changed_paths`` from the git command: ``diff-index --cached`` (ref to index), ``diff-files``
+    (index to work tree) and ``ls-files --others --exclude-standard`` (untracked, not ignored), the same
+    three comparisons, started now and run side by side. git reads the index faster than libgit2 and
+    checks the work tree in several threads (core.preloadIndex), and it uses the user's core.fsmonitor
+    where one is set up. None where git is not installed or ``ref`` names no commit (``fallback`` says
+    so); ``fallback`` also answers if a git process fails.
+
+    They only read: GIT_OPTIONAL_LOCKS=0 keeps git from taking the index's lock to refresh it ("Git will
+    complete any requested operation without performing any optional sub-operations that require taking
+    a lock", git(1), ENVIRONMENT). The repository is named by --git-dir and --work-tree, as pygit2 found
+    it, and no GIT_* variable of the caller's environment applies, so both ways see the same repository."""
+    exe = shutil.which("git")
+    if exe is None:
+        return None
+    try:
+        repo = open_repo(root)
+        commit = repo.revparse_single(ref).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError, GitError):
+        return None
+    if repo.workdir is None:
+        return None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    base = [exe, f"--git-dir={repo.path}", f"--work-tree={repo.workdir}"]
+    commands = [["diff-index", "--cached", "--name-only", "-z", "--no-renames", str(commit.id), "--"],
+                ["diff-files", "--name-only", "-z", "--no-renames"],
+                ["ls-files", "--others", "--exclude-standard", "-z"]]
+    started = [proc.start([*base, *command], Path(repo.workdir), env) for command in commands]
+    procs = [p for p in started if p is not None]
+    if len(procs) < len(commands):
+        for p in procs:
+            p.stop()
+        return None
+
+    def result() -> set[str]:
+        outs = [p.output() for p in procs]  # each reads its own pipe to the end: none waits on another
+        if any(out is None for out in outs):
+            return fallback()
+        return {os.fsdecode(path) for out in outs if out is not None for path in out.split(b"\0") if path}
 
     return result
 

@@ -25,3 +25,35 @@ def run(args: Sequence[str], cwd: Path | None = None, timeout: float = 300,
     if proc.returncode != 0:
         raise ToolError(f"{' '.join(args)} failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
     return proc.stdout
+
+
+class Started:
+    """A command started in the background, its output read when asked for (``output``)."""
+
+    def __init__(self, args: Sequence[str], cwd: Path | None, env: Mapping[str, str]) -> None:
+        self.args = list(args)
+        self._proc = subprocess.Popen(self.args, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def output(self, timeout: float = 300) -> bytes | None:
+        """Its stdout once it ends; None if it failed or did not end in ``timeout`` seconds (then killed).
+        The process is reaped either way."""
+        try:
+            out, _ = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return None
+        return out if self._proc.returncode == 0 else None
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()
+
+
+def start(args: Sequence[str], cwd: Path | None, env: Mapping[str, str]) -> Started | None:
+    """Start a command whose answer is wanted later, with exactly ``env``; None if it cannot start."""
+    try:
+        return Started(args, cwd, env)
+    except OSError:
+        return None

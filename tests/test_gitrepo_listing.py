@@ -1,6 +1,7 @@
-"""The work tree's files from git objects (tree_files + files_with_changes) and the changes since a ref
-found in a forked child (changed_paths_soon): each equals what a walk of the disk, or the one-process
-changed_paths, gives, on real repositories with committed, staged, unstaged, untracked and deleted files."""
+"""The work tree's files from git objects (tree_files + files_with_changes, with its kept listings) and the
+changes since a ref found by the git command or in a forked child (changed_paths_soon): each equals what
+a walk of the disk, or the one-process changed_paths, gives, on real repositories with committed, staged,
+unstaged, untracked, ignored and deleted files."""
 
 from __future__ import annotations
 
@@ -109,3 +110,85 @@ def test_a_link_to_a_directory_is_listed_and_skipped_by_the_readers(repo_root: P
     # Untracked, a link to a directory is not a file on disk: left out, as a walk leaves it out.
     assert "estate/linked" not in listed
     assert listed == repository_files(repo_root)
+
+
+def _no_fallback() -> set[str]:
+    raise AssertionError("git answered: the fallback must not run")
+
+
+def test_changes_found_by_git_equal_those_found_by_libgit2(repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(repo_root, ".gitignore", "*.log\n")
+    write(repo_root, "estate/ignored/build.log")
+    write(repo_root, "estate/name with spaces and ü.yaml")
+    repo = gitrepo.open_repo(repo_root)
+    for ref in ("HEAD", "HEAD~1", "main"):
+        by_git = gitrepo._changed_paths_by_git(repo_root, ref, _no_fallback)
+        assert by_git is not None, "git is installed here: the git command answers"
+        expected = gitrepo.changed_paths(repo, ref)
+        assert by_git() == expected
+    assert "estate/name with spaces and ü.yaml" in expected and "estate/ignored/build.log" not in expected
+    assert "estate/b/c/three.yaml" in expected and "estate/untracked/deep/file.yaml" in expected
+    # From a subfolder of the work tree, and with GIT_DIR set elsewhere by the caller: the same repository.
+    monkeypatch.setenv("GIT_DIR", str(repo_root / "nowhere"))
+    by_git = gitrepo._changed_paths_by_git(repo_root / "estate", "HEAD", _no_fallback)
+    assert by_git is not None and by_git() == gitrepo.changed_paths(repo, "HEAD")
+    if Path("/proc/self/stat").exists():
+        assert _children() == []
+
+
+def test_without_git_or_when_git_fails_libgit2_answers(repo_root: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = gitrepo.open_repo(repo_root)
+    expected = gitrepo.changed_paths(repo, "HEAD~1")
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert gitrepo._changed_paths_by_git(repo_root, "HEAD~1", _no_fallback) is None
+    assert gitrepo.changed_paths_soon(repo_root, "HEAD~1")() == expected
+    # A git that fails (a real process exiting 1): the answer comes from libgit2, all three are reaped.
+    failing = tmp_path / "failing-bin"
+    failing.mkdir()
+    (failing / "git").write_text("#!/bin/sh\necho 'fatal: broken' >&2\nexit 1\n")
+    (failing / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", str(failing))
+    calls: list[int] = []
+
+    def fallback() -> set[str]:
+        calls.append(1)
+        return gitrepo.changed_paths(repo, "HEAD~1")
+
+    by_git = gitrepo._changed_paths_by_git(repo_root, "HEAD~1", fallback)
+    assert by_git is not None and by_git() == expected and calls == [1]
+    assert gitrepo.changed_paths_soon(repo_root, "HEAD~1")() == expected
+    if Path("/proc/self/stat").exists():
+        assert _children() == []
+    # A ref that names no commit is left to libgit2, whose error names it.
+    with pytest.raises(GitError, match="'nosuchref' names no commit"):
+        gitrepo.changed_paths_soon(repo_root, "nosuchref")()
+
+
+def test_listings_are_kept_per_tree_and_only_the_newest_few(repo_root: Path, tmp_path: Path) -> None:
+    repo = gitrepo.open_repo(repo_root)
+    cache = tmp_path / "cache"
+    for ref, prefix in (("HEAD", ""), ("HEAD~1", ""), ("HEAD", "estate/")):
+        walked = gitrepo.tree_files(repo, ref, prefix)
+        assert gitrepo.tree_files(repo, ref, prefix, cache) == walked  # walked, then kept
+        tree = repo.revparse_single(ref).peel(pygit2.Tree)
+        tree_id = tree[prefix.rstrip("/")].id if prefix else tree.id
+        assert (cache / "tree-files" / str(tree_id)).is_file()
+        assert gitrepo.tree_files(repo, ref, prefix, cache) == walked  # read back
+    # A listing cut short (a crash while writing, a full disk) is not trusted: the tree is walked again.
+    kept = cache / "tree-files" / str(repo.revparse_single("HEAD").peel(pygit2.Tree).id)
+    kept.write_text("top.yaml\n")
+    assert gitrepo.tree_files(repo, "HEAD", "", cache) == gitrepo.tree_files(repo, "HEAD")
+    assert kept.read_text().endswith("\n.\n")
+    # An empty listing reads back as one; past KEPT_LISTINGS, the oldest go.
+    empty = cache / "tree-files" / str(repo.revparse_single("HEAD").peel(pygit2.Tree).id)
+    gitrepo._keep_listing(empty, [])
+    assert gitrepo.tree_files(repo, "HEAD", "", cache) == []
+    for i in range(gitrepo.KEPT_LISTINGS + 2):
+        write(repo_root, f"more/{i}.yaml")
+        git(repo_root, "add", "-A")
+        git(repo_root, "commit", "-q", "-m", f"more {i}")
+        gitrepo.tree_files(repo, "HEAD", "", cache)
+    assert len(list((cache / "tree-files").iterdir())) == gitrepo.KEPT_LISTINGS

@@ -5,8 +5,11 @@ Each command module imports the core it calls inside the command, so ``gitops-ge
 
 from __future__ import annotations
 
+import atexit
 import gc
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -98,4 +101,32 @@ def main() -> None:
     # and it runs a hundred times less often; reference counting still frees almost everything at once.
     gc.freeze()
     gc.set_threshold(70_000, 50, 1000)
-    app(prog_name="gitops-gen")
+    try:
+        app(prog_name="gitops-gen")
+    except SystemExit as done:
+        _leave(done.code)
+    _leave(0)
+
+
+def _leave(code: object) -> None:
+    """Exit with ``code`` as SystemExit would, but without the interpreter freeing its heap object by
+    object first: at 10,000 tenants that is 0.2 to 0.4 s after the answer is out. Output is flushed and
+    the exit functions run (atexit), as on a normal exit. Where that cannot be done safely (a thread still
+    running, output that does not flush), it is a normal exit."""
+    if threading.active_count() > 1:
+        raise SystemExit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # as SystemExit does with a message: print it, exit 1
+        print(code, file=sys.stderr)
+        sys.stderr.flush()
+        status = 1
+    atexit._run_exitfuncs()
+    os._exit(status & 0xFF)

@@ -247,11 +247,11 @@ def _rules_fingerprint() -> str:
 
 # --------------------------------------------------------------------------- checks
 
-def _tree_files(root: Path, ref: str) -> list[str] | None:
+def _tree_files(root: Path, ref: str, cache_dir: Path | None) -> list[str] | None:
     """The estate's files at ``ref``; None when ``ref`` names no commit (``_select`` says so)."""
     repo = gitrepo.open_repo(root)
     try:
-        return gitrepo.tree_files(repo, ref, gitrepo.prefix_in_repo(repo, root))
+        return gitrepo.tree_files(repo, ref, gitrepo.prefix_in_repo(repo, root), cache_dir)
     except (KeyError, ValueError, pygit2.GitError):
         return None
 
@@ -275,7 +275,10 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
     # What changed since --changed-since is looked for while the declarations load.
     changes = gitrepo.changed_paths_soon(root, request.changed_since) if request.changed_since else None
     estate = load_estate(root)
-    ref_files = _tree_files(root, request.changed_since) if request.changed_since else None
+    if cache_dir is None:
+        repo = gitrepo.discover(root)
+        cache_dir = Path(repo.path) / "gitops-gen" if repo is not None else None
+    ref_files = _tree_files(root, request.changed_since, cache_dir) if request.changed_since else None
     placements, selection, changed = _select(root, estate, request, changes)
     filtered = bool(request.tenants or request.clusters or request.changed_since)
     selected, digest = len(placements), selection_digest(placements)
@@ -304,9 +307,6 @@ def validate(root: Path, request: ValidateRequest, progress: Progress | None = N
         owners = set(estate.tenants)
         touched = {tenant_of_path(p, owners) for p in changed}
         scope = {t for t, _ in placements} | {t for t in touched if t is not None}
-    if cache_dir is None:
-        repo = gitrepo.discover(root)
-        cache_dir = Path(repo.path) / "gitops-gen" if repo is not None else None
     # A folder listed in gitops-gen.yaml may be absent on a fresh clone: say so, check the rest.
     configured = [(d, root / d) for d in estate.config.crd_dirs]
     absent = [finding(SCHEMA_MISSING, f"CRD folder {d!r} listed under 'crds' does not exist: custom kinds are "

@@ -12,7 +12,7 @@ import pytest
 
 from gitops_gen import checks
 from gitops_gen.checks import RULES
-from gitops_gen.checks.data import exact_match, greedy_match
+from gitops_gen.checks.data import _matcher, _matching, exact_match, greedy_match
 from gitops_gen.estate.load import Estate
 from tests.checks.cases import (
     ACME,
@@ -186,3 +186,21 @@ def test_globbing() -> None:
     assert exact_match("clusters/a/tenants/*.yaml", "clusters/a/tenants/y.yaml")
     assert greedy_match("clusters/a/tenants", "clusters/a/tenants/y.yaml"), "a plain pathspec names a directory"
     assert not greedy_match("clusters/a/tenants/*.yaml", "clusters/a/tenants/README.md")
+
+
+def test_compiled_patterns_answer_as_the_matchers_do() -> None:
+    # _matching compiles each pattern once; every answer must be the plain matcher's.
+    patterns = ["clusters/a/tenants/*.yaml", "/clusters/a/tenants/*.yaml", "clusters/*/tenants/[^x]*.yaml",
+                "clusters/a/tenants", "clusters/a/tenants/", "overlays/*/a", "overlays/?/a/*", "*",
+                "clusters/a/tenants/[a-c]?.yaml", "overlays/**/kustomization.yaml"]
+    paths = ["clusters/a/tenants/y.yaml", "clusters/a/tenants/x/y.yaml", "clusters/a/tenants/xy.yaml",
+             "clusters/b/tenants/ab.yaml", "clusters/a/tenants/README.md", "clusters/a/tenantsx/y.yaml",
+             "overlays/t/a", "overlays/t/a/k.yaml", "overlays/tt/a", "overlays/t/u/a/kustomization.yaml",
+             "top.yaml", "clusters/a/tenants/b1.yaml"]
+    for match in (greedy_match, exact_match):
+        for pattern in patterns:
+            compiled = _matcher(pattern, match)
+            assert [compiled(p) for p in paths] == [match(pattern, p) for p in paths], (match.__name__, pattern)
+            assert _matching([pattern], [], paths, match) == {p for p in paths if match(pattern, p)}
+    assert _matching(["clusters/*/tenants/*.yaml"], ["clusters/b/tenants/*"], paths, exact_match) == {
+        "clusters/a/tenants/y.yaml", "clusters/a/tenants/xy.yaml", "clusters/a/tenants/b1.yaml"}

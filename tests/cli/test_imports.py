@@ -63,3 +63,32 @@ def test_the_probe_sees_what_a_command_loads(bare_estate: Path) -> None:
     modules, result = loaded_by("validate", "--repo", str(bare_estate), "--output", "json")
     assert json.loads(result.stdout)["summary"]["overlays"] == 0, result.stderr
     assert {"gitops_gen.checks", "gitops_gen.commands.validate", "gitops_gen.render.kustomize"} <= modules
+
+
+_EXIT_PROBE = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("EXIT FUNCTIONS RAN\\n"))
+from gitops_gen.cli import main
+main()
+"""
+
+
+def test_the_console_entry_exits_with_the_commands_code_its_output_whole(tmp_path: Path) -> None:
+    # main() leaves without freeing the heap (os._exit): the exit code, the output written to a file or a
+    # pipe and the exit functions must all be those of a normal exit.
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", _EXIT_PROBE, *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    ok = run("--version")
+    assert ok.returncode == 0 and ok.stdout.startswith("gitops-gen ") and "EXIT FUNCTIONS RAN" in ok.stderr
+    bad = run("list", "--repo", str(tmp_path / "absent"))
+    assert bad.returncode == 2 and "--repo" in bad.stderr and "EXIT FUNCTIONS RAN" in bad.stderr
+    usage = run("list", "--no-such-flag")
+    assert usage.returncode == 2 and "--no-such-flag" in usage.stderr
+    # A long answer, to a file: every byte is there.
+    with (tmp_path / "help.txt").open("w") as out:
+        code = subprocess.run([sys.executable, "-c", _EXIT_PROBE, "add-tenant", "--help"], cwd=tmp_path,
+                              stdout=out, stderr=subprocess.PIPE, timeout=120, check=False).returncode
+    text = (tmp_path / "help.txt").read_text()
+    assert code == 0 and text.rstrip().endswith("╯") and "--web-replicas" in text
