@@ -64,7 +64,7 @@ from _estate import (
 )
 
 from gitops_gen import yamlio
-from gitops_gen.commands.tenants import add_tenant
+from gitops_gen.commands.tenants import add_tenant, with_default_roles
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import DatabaseSpec, HostRoute, OidcSettings, Tenant
 
@@ -86,10 +86,10 @@ def bulk_tenant(i: int) -> Tenant:
     placements = PLACEMENTS[i % len(PLACEMENTS)]
     hosts = (HostRoute(f"{name}.tenants.example.net", placements[0]),)
     if i % 7 == 3:
-        return Tenant(name, placements, hosts, size="medium", auth="ms-identity-v2", web_replicas=3,
-                      database=DatabaseSpec("external", (f"10.{i % 250}.0.0/24",), 1433),
-                      oidc=OidcSettings(f"client-{name}",
-                                        "https://login.example.com/v2.0/.well-known/openid-configuration"))
+        return with_default_roles(Tenant(
+            name, placements, hosts, size="medium", auth="ms-identity-v2", web_replicas=3,
+            database=DatabaseSpec("external", (f"10.{i % 250}.0.0/24",), 1433),
+            oidc=OidcSettings(f"client-{name}", "https://login.example.com/v2.0/.well-known/openid-configuration")))
     return Tenant(name, placements, hosts)
 
 

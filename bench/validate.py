@@ -75,6 +75,7 @@ from _estate import (
 
 from gitops_gen import gitrepo, yamlio
 from gitops_gen.commands.generate import generate as generate_estate
+from gitops_gen.commands.tenants import with_default_roles
 from gitops_gen.commands.validate import ValidateRequest, ValidateResult, validate
 from gitops_gen.estate import layout
 from gitops_gen.estate.model import (
@@ -135,8 +136,12 @@ def bulk_tenant(i: int) -> Tenant:
             hosts += (HostRoute(f"{name}.customers.example.org", placements[(i + 1) % len(placements)]),)
     oidc = (OidcSettings(f"client-{name}", f"https://idp.example.com/{name}/.well-known/openid-configuration")
             if auth in OIDC_AUTH_MODES else None)
-    return Tenant(name, placements, hosts, web_replicas=replicas, size=size, auth=auth, database=database,
-                  oidc=oidc, trial_license=i % 3 == 0)
+    if database.mode == "external" and hosts:
+        # One external database: one primary serves the global hosts and runs the Windows Services, the
+        # other placements are standbys (with_default_roles).
+        hosts = tuple(HostRoute(h.host, hosts[0].placement) for h in hosts)
+    return with_default_roles(Tenant(name, placements, hosts, web_replicas=replicas, size=size, auth=auth,
+                                     database=database, oidc=oidc, trial_license=i % 3 == 0))
 
 
 def all_overlays(tenants: int) -> list[str]:

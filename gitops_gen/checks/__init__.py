@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gitops_gen.checks import data, drift, https, isolation, routing, schema, secrets, windows
+from gitops_gen.checks import data, drift, https, isolation, lifecycle, routing, schema, secrets, windows
 from gitops_gen.checks.objects import (
     Overlay,
     OverlayContext,
@@ -46,7 +46,7 @@ OVERLAY_RULES = ("ISO001", "ISO002", "ISO003", "ISO004", "ISO005", "ISO006", "IS
                  "ISO010", "ISO011", "ISO012", "ISO014", "ISO015", "HTTPS001", "HTTPS002", "HTTPS003", "HTTPS004",
                  "HTTPS005", "ROUTE003", "ROUTE004", "WIN001", "WIN002", "WIN003", "WIN004", "WIN005", "WIN006",
                  "WIN007", "WIN008", "WIN009", "WIN010", "WIN011", "WIN012", "WIN013", "SEC001", "SEC002",
-                 "SEC004", "DATA001", "DATA002", "DATA008", "DATA011")
+                 "SEC004", "DATA001", "DATA002", "DATA008", "DATA011", "LIFE001", "LIFE002", "LIFE003")
 #: Across overlays: hosts (check_routing), keys of the external secret store (check_secret_keys).
 ROUTING_RULES = ("ROUTE001", "ROUTE002", "SEC003")
 CONTROLLER_RULES = ("ISO010", "ISO013", "DATA002", "DATA003", "DATA004", "DATA005", "DATA006", "DATA007",
@@ -57,7 +57,8 @@ PIPELINE_RULES = ("SEC005",)
 
 #: The per-overlay checks of every family, in the order they run.
 _OVERLAY_CHECKS = (*isolation.OVERLAY_CHECKS, *https.OVERLAY_CHECKS, *routing.OVERLAY_CHECKS,
-                   *windows.OVERLAY_CHECKS, *secrets.OVERLAY_CHECKS, *data.OVERLAY_CHECKS)
+                   *windows.OVERLAY_CHECKS, *secrets.OVERLAY_CHECKS, *data.OVERLAY_CHECKS,
+                   *lifecycle.OVERLAY_CHECKS)
 # Families whose rules are emitted by the validate pipeline itself, not by a check here.
 _PIPELINE_FAMILIES = (schema, drift)
 

@@ -47,6 +47,8 @@ def ingress_hosts(ingress: Mapping[str, Any]) -> list[str]:
 
 def _check_hosts(o: Overlay) -> Iterator[Finding]:
     ctx = o.ctx
+    if not ctx.tenant.placement(ctx.cluster.name).serves:
+        return  # it serves no host at all: LIFE001 reports any Ingress
     regional = ctx.cluster.regional_host(ctx.tenant.name)
     allowed = {*ctx.tenant.global_hosts_of(ctx.cluster.name), regional}
     for ing in of_kind(o.docs, "Ingress"):

@@ -180,6 +180,8 @@ def _check_services_singleton(o: Overlay) -> Iterator[Finding]:
         if not services:
             continue
         spec = as_map(pod.owner.get("spec"))
+        if pod.replicas == 0 and not o.ctx.tenant.placement(o.ctx.cluster.name).runs_windows_services:
+            continue  # stopped where the placement's role or state says so (LIFE002 checks the rest)
         problems = []
         if pod.replicas != 1:
             problems.append("runs on every node" if pod.replicas is None else f"has {pod.replicas} replicas")

@@ -20,19 +20,36 @@ class PlacementRow:
     controller: str
     namespace: str
     regional_host: str
+    #: The global hosts it serves (none unless it is active).
     global_hosts: tuple[str, ...]
+    role: str = "primary"
+    state: str = "active"
+    #: Global hosts declared on it that it does not serve, being draining or retired.
+    unserved: tuple[str, ...] = ()
+
+    @property
+    def serves(self) -> bool:
+        return self.state == "active"
+
+    @property
+    def hosts(self) -> list[str]:
+        """The hosts it answers on."""
+        return [*self.global_hosts, self.regional_host] if self.serves else []
 
     def as_json(self) -> dict[str, object]:
         return {"tenant": self.tenant, "cluster": self.cluster, "region": self.region,
-                "controller": self.controller, "namespace": self.namespace,
-                "regionalHost": self.regional_host, "globalHosts": list(self.global_hosts)}
+                "controller": self.controller, "namespace": self.namespace, "role": self.role, "state": self.state,
+                "regionalHost": self.regional_host, "globalHosts": list(self.global_hosts),
+                "unservedHosts": list(self.unserved)}
 
 
 def list_placements(root: Path) -> tuple[dict[str, Cluster], list[PlacementRow]]:
     estate = load_estate(root)
     rows = [
         PlacementRow(t.name, c, estate.clusters[c].region, estate.clusters[c].controller, t.namespace,
-                     estate.clusters[c].regional_host(t.name), tuple(t.global_hosts_of(c)))
+                     estate.clusters[c].regional_host(t.name), tuple(t.global_hosts_of(c)), t.placement(c).role,
+                     t.placement(c).state,
+                     () if t.placement(c).serves else tuple(h.host for h in t.hosts if h.placement == c))
         for t in estate.tenants.values() for c in t.placements
     ]
     rows.sort(key=lambda r: (r.cluster, r.tenant))
@@ -79,11 +96,18 @@ def route(root: Path, host: str) -> Route:
     """The placement that serves ``host``, which may be given as a URL."""
     name = host_of(host)
     _, rows = list_placements(root)
+    idle = None
     for row in rows:
         if name in row.global_hosts:
             return Route(name, "global", row)
-        if name == row.regional_host:
+        if name == row.regional_host and row.serves:
             return Route(name, "regional", row)
+        if name in row.unserved or name == row.regional_host:
+            idle = row
+    if idle is not None:
+        raise UserError(f"host {name!r} belongs to tenant {idle.tenant!r} on {idle.cluster}, whose placement is "
+                        f"{idle.state}: it serves nothing", f"'gitops-gen list' shows the placements that serve; "
+                        f"remove-tenant {idle.tenant} --cluster {idle.cluster} takes it further", field="HOST")
     shown = repr(name) if name == host.strip().lower().rstrip(".") else f"{name!r} (from {redact(host.strip())!r})"
     raise UserError(f"no tenant serves host {shown}",
                     "check the spelling; 'gitops-gen list' shows every tenant's hosts", field="HOST")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pygit2
@@ -24,6 +24,7 @@ from gitops_gen.estate.model import (
     AUTH_MODES,
     SIZE_TIERS,
     EstateConfig,
+    Placement,
     Tenant,
     check_tenant_name,
     parse_tenant,
@@ -31,6 +32,7 @@ from gitops_gen.estate.model import (
 )
 from gitops_gen.estate.source import Source
 from gitops_gen.generate.files import tenant_files
+from gitops_gen.generate.overlay import application_url
 from gitops_gen.write.hosts import claims_on_branches, tenant_hosts_at
 from gitops_gen.write.transaction import (
     BranchTarget,
@@ -141,6 +143,17 @@ def _refuse_claimed(er: EstateRepo, base: pygit2.Commit, tenant: Tenant, skip: s
     return notes
 
 
+def with_default_roles(tenant: Tenant) -> Tenant:
+    """Placements on one external database: one primary, the others standbys, since each instance of
+    the Windows Services must be the only one on its database. The primary is the placement that serves
+    the global hosts (the first placement when none or several do). Roles already given are kept."""
+    if tenant.database.mode != "external" or len(tenant.placements) < 2 or tenant.details:
+        return tenant
+    serving = list(dict.fromkeys(h.placement for h in tenant.hosts))
+    primary = serving[0] if len(serving) == 1 else tenant.placements[0]
+    return replace(tenant, details=tuple(Placement(c, role="standby") for c in tenant.placements if c != primary))
+
+
 def _tenant_draft(source: Source, config: EstateConfig, tenant: Tenant, others: Mapping[str, TenantHosts],
                   given: Collection[str] | None = None) -> tuple[dict[str, str], str, Tenant]:
     """The tenant's files. ``given``: the tenant was built from these flags (None: by a caller of the API),
@@ -153,6 +166,13 @@ def _tenant_draft(source: Source, config: EstateConfig, tenant: Tenant, others: 
         raise UserError(f"tenant {tenant.name!r} already exists in {source.label} ({rel})",
                         "choose another name, or edit that file and run 'gitops-gen generate'",
                         field="NAME" if given is not None else "name")
+    tenant = with_default_roles(tenant)
+    # ApplicationUrl is recorded (links in e-mails, OpenID Connect redirects): adding or reordering hosts
+    # later never changes it; only an explicit update does.
+    tenant = replace(tenant, details=tuple(
+        replace(tenant.placement(c), application_url=tenant.placement(c).application_url
+                or application_url(tenant, clusters[c]))
+        if c in clusters else tenant.placement(c) for c in tenant.placements))
     text = yamlio.dump_declaration(tenant_declaration(tenant))
     try:
         # Validate the declaration exactly as it will be read back.

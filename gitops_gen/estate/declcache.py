@@ -20,7 +20,7 @@ from gitops_gen.atomic import write_atomic
 FILE = "declarations.pickle"
 #: Entries kept beyond those used by the last run (files seen on other branches, older versions).
 _SPARE = 20_000
-_ALLOWED = {("gitops_gen.estate.model", n) for n in ("Tenant", "HostRoute", "DatabaseSpec", "OidcSettings",
+_ALLOWED = {("gitops_gen.estate.model", n) for n in ("Tenant", "Placement", "HostRoute", "DatabaseSpec", "OidcSettings",
                                                       "EgressRule")}
 _ALLOWED |= {("builtins", n) for n in ("tuple", "frozenset", "set", "dict", "list", "str", "int", "bool")}
 

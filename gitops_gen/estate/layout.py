@@ -75,4 +75,8 @@ DERIVED_ROOTS = (BASE_DIR, OVERLAYS_DIR, CLUSTERS_DIR, ARGOCD_DIR)
 
 
 def is_declaration(path: str) -> bool:
-    return path == CONFIG_FILE or path.endswith("/cluster.yaml") or path.endswith("/tenant.yaml")
+    """gitops-gen.yaml, clusters/<cluster>/cluster.yaml or overlays/<tenant>/tenant.yaml (estate-relative);
+    not clusters/<cluster>/tenants/tenant.yaml, the placement record of a tenant named 'tenant'."""
+    parts = path.split("/")
+    return path == CONFIG_FILE or (len(parts) == 3 and (parts[0], parts[2]) in (
+        (CLUSTERS_DIR, "cluster.yaml"), (OVERLAYS_DIR, "tenant.yaml")))

@@ -34,6 +34,13 @@ AUTH_MODES: tuple[str, ...] = (
 #: for them (docker-entrypoint.ps1, Authentication region); the provider's settings are web.config app
 #: settings, set through WFGEN_APP_SETTING_<key> (see OidcSettings).
 OIDC_AUTH_MODES = frozenset({"adfs", "auth0", "azure-v1", "gardian", "ms-identity-v2", "okta"})
+#: A placement's role: a primary serves the tenant's global hosts and runs its Windows Services; a standby
+#: serves only its regional host and runs no Windows Services (the vendor allows one instance of each
+#: Windows Service per database: WorkflowGen for Docker, "Windows Services").
+PLACEMENT_ROLES: tuple[str, ...] = ("primary", "standby")
+#: A placement's state in its lifecycle: active; draining (serves nothing, workloads at 0 replicas, data,
+#: secrets and isolation kept); retired (only the Namespace, the data and the NetworkPolicies remain).
+PLACEMENT_STATES: tuple[str, ...] = ("active", "draining", "retired")
 #: Certificate challenges: HTTP-01 needs the solver pod reachable in the tenant namespace, DNS-01 nothing there.
 CHALLENGES: tuple[str, ...] = ("http01", "dns01")
 #: Characters of a Go template or a Flux post-build variable: never in a value that lands in an
@@ -246,6 +253,8 @@ class EstateConfig:
     #: secrets.store.spec: with a SecretStore kind, the spec gitops-gen renders in each tenant namespace
     #: ('{tenant}', '{cluster}' and '{namespace}' in its strings are filled in); None: pre-provisioned.
     secret_store_spec: Mapping[str, Any] | None = None
+    #: lifecycle.retentionDays: how long a drained placement waits before 'remove-tenant --phase retire'.
+    retention_days: int = 7
 
     def image_tag(self, windows_build: str) -> str:
         """The WorkflowGen tag for a cluster's Windows build: never a tag without an OS suffix."""
@@ -306,6 +315,27 @@ class OidcSettings:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """What tenant.yaml says of one placement beyond its cluster: its role and state, and the
+    ApplicationUrl its instance announces (links in e-mails, OpenID Connect redirects)."""
+
+    cluster: str
+    role: str = "primary"
+    state: str = "active"
+    #: Recorded by add-tenant; None (a file written before it was): the first host the placement serves.
+    application_url: str | None = None
+
+    @property
+    def serves(self) -> bool:
+        """Whether the placement answers on any host: only an active one does."""
+        return self.state == "active"
+
+    @property
+    def runs_windows_services(self) -> bool:
+        return self.state == "active" and self.role == "primary"
+
+
+@dataclass(frozen=True)
 class Tenant:
     name: str
     placements: tuple[str, ...]
@@ -324,17 +354,31 @@ class Tenant:
     database_storage: str | None = None
     body_size: str | None = None
 
+    #: Role, state and ApplicationUrl of each placement that declares one (see ``placement``).
+    details: tuple[Placement, ...] = ()
+
     @property
     def namespace(self) -> str:
         return self.name
 
+    def placement(self, cluster: str) -> Placement:
+        """The placement on ``cluster``: what tenant.yaml declares, else an active primary."""
+        for p in self.details:
+            if p.cluster == cluster:
+                return p
+        return Placement(cluster)
+
     def global_hosts_of(self, cluster: str) -> list[str]:
+        """The global hosts the placement on ``cluster`` serves: none unless it is active."""
+        if not self.placement(cluster).serves:
+            return []
         return [h.host for h in self.hosts if h.placement == cluster]
 
     def all_hosts(self, clusters: Mapping[str, Cluster]) -> list[str]:
-        """Every host this tenant answers on: its global hosts and one regional host per placement."""
-        regional = [clusters[c].regional_host(self.name) for c in self.placements if c in clusters]
-        return [h.host for h in self.hosts] + regional
+        """Every host this tenant answers on: its global hosts and one regional host per active placement."""
+        regional = [clusters[c].regional_host(self.name) for c in self.placements
+                    if c in clusters and self.placement(c).serves]
+        return [h.host for h in self.hosts if self.placement(h.placement).serves] + regional
 
 
 # --------------------------------------------------------------------------- parsing helpers
@@ -537,7 +581,7 @@ def parse_config(path: str, text: str) -> EstateConfig:
     r = _Reader(path, text, "Estate")
     d = r.doc
     r.check_keys(d, {"apiVersion", "kind", "repo", "workflowgen", "ingress", "certManager", "secrets",
-                     "storage", "argocd", "flux", "defaults", "crds", "forge", "egress"})
+                     "storage", "argocd", "flux", "defaults", "crds", "forge", "egress", "lifecycle"})
     repo = r.mapping(d, "repo", "repo")
     r.check_keys(repo, {"url", "revision"}, "repo.")
     url = r.get(repo, "url", str, "repo.url", hint="set repo.url to the clone URL Argo CD and Flux read")
@@ -624,6 +668,12 @@ def parse_config(path: str, text: str) -> EstateConfig:
     flux_secret = r.get(flux, "gitSecretRef", str, "flux.gitSecretRef", None) or None
     _no_template(r, flux, "gitSecretRef", "flux.gitSecretRef", flux_secret)
     egress = _egress(r, d, "egress", "egress")
+    life = r.mapping(d, "lifecycle", "lifecycle")
+    r.check_keys(life, {"retentionDays"}, "lifecycle.")
+    retention = r.get(life, "retentionDays", int, "lifecycle.retentionDays", 7)
+    if isinstance(retention, bool) or not 0 <= retention <= 3650:
+        r.fail("lifecycle.retentionDays", f"is {retention!r}, not a number of days from 0 to 3650",
+               "give the days a drained placement waits before it may be retired, e.g. 7", life, "retentionDays")
     return EstateConfig(
         repo_url=url, revision=revision, workflowgen_version=version, database_image=db_image,
         database_tag=db_tag, ingress_class=ingress_class, ingress_namespace=ingress_ns,
@@ -633,7 +683,7 @@ def parse_config(path: str, text: str) -> EstateConfig:
         argocd_namespace=argocd_ns, flux_namespace=flux_ns, flux_git_secret=flux_secret,
         defaults=defaults, crd_dirs=tuple(str(c) for c in crds), forge=forge, challenge=challenge,
         body_size=body_size, body_size_annotation=body_annotation, egress=egress,
-        secret_store_spec=store_spec,
+        secret_store_spec=store_spec, retention_days=int(retention),
     )
 
 
@@ -747,17 +797,25 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
     if not raw_placements:
         r.fail("placements", "is empty", "a tenant runs on at least one cluster")
     placements: list[str] = []
+    details: list[Placement] = []
     for i, p in enumerate(raw_placements):
         if not isinstance(p, Mapping):
             r.fail(f"placements[{i}]", "must be a mapping like {cluster: eu-west-1}",
                    "write each placement as '- cluster: NAME'", raw_placements, i)
-        r.check_keys(p, {"cluster"}, f"placements[{i}].")
+        r.check_keys(p, {"cluster", "role", "state", "applicationUrl"}, f"placements[{i}].")
         cluster = r.get(p, "cluster", str, f"placements[{i}].cluster")
         r.wrap(f"placements[{i}].cluster", p, "cluster", check_cluster_name, cluster)
         if cluster in placements:
             r.fail(f"placements[{i}].cluster", f"places the tenant on {cluster!r} twice",
                    "list each cluster once", p, "cluster")
         placements.append(cluster)
+        role = r.choice(p, "role", PLACEMENT_ROLES, f"placements[{i}].role", "primary")
+        state = r.choice(p, "state", PLACEMENT_STATES, f"placements[{i}].state", "active")
+        url = r.get(p, "applicationUrl", str, f"placements[{i}].applicationUrl", None)
+        if url is not None:
+            r.wrap(f"placements[{i}].applicationUrl", p, "applicationUrl", check_application_url, url)
+        if (role, state, url) != ("primary", "active", None):
+            details.append(Placement(cluster, role, state, None if url is None else str(url)))
     hosts: list[HostRoute] = []
     seen_hosts: dict[str, int] = {}
     raw_hosts = r.get(d, "hosts", list, "hosts", [])
@@ -772,6 +830,11 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
         if placement not in placements:
             r.fail(f"hosts[{i}].placement", f"is {placement!r}, which is not one of this tenant's placements "
                    f"({', '.join(placements)})", "name a cluster listed under placements", h, "placement")
+        on = next((x for x in details if x.cluster == placement), None)
+        if on is not None and on.role == "standby":
+            r.fail(f"hosts[{i}].placement", f"is {placement!r}, a standby placement: a global host is served only "
+                   "by a primary", "move the host to the primary placement, or make this placement the primary "
+                   "('gitops-gen move-tenant' swaps the roles in one change)", h, "placement")
         if host in seen_hosts:  # a set: 20,000 hosts must not take seconds
             first = seen_hosts[host]
             r.fail(f"hosts[{i}].host", f"declares {host!r} twice (hosts[{first}] and hosts[{i}], lines "
@@ -831,12 +894,32 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
     if db_storage is not None and db_mode != "in-cluster":
         r.fail("storage.database", "is set but the database is external", "remove it: gitops-gen sizes only the "
                "in-cluster database's volume", storage, "database")
+    if db_mode == "external":
+        runners = [c for c in placements if _runs_services(details, c)]
+        if len(runners) > 1:
+            r.fail("placements", f"has {len(runners)} active primaries ({', '.join(runners)}) on one external "
+                   "database: each would run the Windows Services against it, and WorkflowGen allows one instance "
+                   "of each", "keep one primary and set 'role: standby' on the others")
     return Tenant(
         name=name, placements=tuple(placements), hosts=tuple(hosts), web_replicas=replicas, size=size,
         auth=auth, database=DatabaseSpec(db_mode, tuple(cidrs), port), secret_key=secret_key, oidc=oidc,
         trial_license=bool(trial), egress=egress, data_storage=data_storage, database_storage=db_storage,
-        body_size=body_size,
+        body_size=body_size, details=tuple(details),
     )
+
+
+def _runs_services(details: list[Placement], cluster: str) -> bool:
+    return next((p for p in details if p.cluster == cluster), Placement(cluster)).runs_windows_services
+
+
+def check_application_url(value: str) -> str:
+    """An https:// URL of the WorkflowGen application, e.g. https://acme.example.com/wfgen."""
+    check_no_control("applicationUrl", value)
+    if not re.fullmatch(r"https://[a-z0-9.-]+/\S*", value):
+        raise UserError(f"{value!r} is not an https:// URL with a path",
+                        "give the address users open, on a host the placement serves, e.g. "
+                        "https://acme.example.com/wfgen")
+    return value
 
 
 #: oidc fields: (YAML key, required). The client secret is never here: it is read from the tenant's Secret.
@@ -883,10 +966,21 @@ def _quantity(r: _Reader, node: Mapping[str, Any], key: str, dotted: str) -> str
     return None if value is None else str(value)
 
 
+def _placement_declaration(p: Placement) -> dict[str, Any]:
+    doc: dict[str, Any] = {"cluster": p.cluster}
+    if p.role != "primary":
+        doc["role"] = p.role
+    if p.state != "active":
+        doc["state"] = p.state
+    if p.application_url is not None:
+        doc["applicationUrl"] = p.application_url
+    return doc
+
+
 def tenant_declaration(t: Tenant) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "apiVersion": API_VERSION, "kind": "Tenant", "name": t.name,
-        "placements": [{"cluster": c} for c in t.placements],
+        "placements": [_placement_declaration(t.placement(c)) for c in t.placements],
         "hosts": [{"host": h.host, "placement": h.placement} for h in t.hosts],
         "webReplicas": t.web_replicas, "size": t.size, "auth": t.auth,
         "database": {"mode": t.database.mode},

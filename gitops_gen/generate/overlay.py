@@ -31,6 +31,7 @@ from gitops_gen.generate.common import (
     CLIENT_SECRET_KEY,
     CONFIG_MAP,
     DATA_PVC,
+    DATABASE,
     DATABASE_PVC,
     DATABASE_SECRET,
     DATABASE_SECRET_KEYS,
@@ -64,7 +65,36 @@ def placement_hosts(tenant: Tenant, cluster: Cluster) -> list[str]:
 
 
 def application_url(tenant: Tenant, cluster: Cluster) -> str:
-    return f"https://{placement_hosts(tenant, cluster)[0]}/wfgen"
+    """The placement's ApplicationUrl: the one tenant.yaml records, else (a file written before it was
+    recorded) the first host declared on the placement, whatever its state, so draining it changes nothing."""
+    recorded = tenant.placement(cluster.name).application_url
+    if recorded is not None:
+        return recorded
+    declared = [h.host for h in tenant.hosts if h.placement == cluster.name]
+    return f"https://{[*declared, cluster.regional_host(tenant.name)][0]}/wfgen"
+
+
+#: Kinds a retired placement's overlay drops ('$patch: delete'), so the controller prunes them: every kind
+#: the base and the overlay render but the Namespace, the PersistentVolumeClaims, the database's
+#: StatefulSet (protected from pruning like the claims, kept at 0 replicas), the NetworkPolicies and the
+#: ResourceQuota (which keeps LoadBalancer and NodePort Services out of the namespace). validate's
+#: LIFE003 checks the rendered result holds nothing else.
+RETIRED_DROPS = ("Deployment", "Service", "ServiceAccount", "ConfigMap", "Secret", "ExternalSecret",
+                 "SecretStore", "LimitRange", "PodDisruptionBudget", "Ingress")
+
+
+def _replicas_patch(kind: str, name: str) -> dict[str, Any]:
+    # 'add' sets the field whether or not the base has one (RFC 6902: add replaces an existing member).
+    return {"target": {"kind": kind, "name": name},
+            "patch": yamlio.dump([{"op": "add", "path": "/spec/replicas", "value": 0}])}
+
+
+def _delete_patch(kind: str) -> dict[str, Any]:
+    # A strategic-merge patch whose '$patch: delete' removes every object its target selects; the name
+    # in the patch is not used when a target is given (kustomize api/filters/patchstrategicmerge).
+    return {"target": {"kind": kind},
+            "patch": yamlio.dump({"$patch": "delete", "apiVersion": "v1", "kind": kind,
+                                  "metadata": {"name": "retired"}})}
 
 
 def ingress(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dict[str, Any]:
@@ -354,19 +384,28 @@ def oidc_literals(tenant: Tenant) -> list[str]:
 
 
 def overlay_files(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dict[str, str]:
+    """The placement's overlay. By its state: active, everything; draining, no Ingress and every workload at
+    0 replicas, with data, secrets and NetworkPolicies kept; retired, only the Namespace, the data and the
+    NetworkPolicies. A standby runs no Windows Services."""
     d = layout.overlay_dir(tenant.name, cluster.name)
     src = header(layout.tenant_file(tenant.name))
-    resources = [f"{UP}/base", "ingress.yaml", "quota.yaml"]
-    files = {f"{d}/ingress.yaml": yamlio.dump(ingress(config, tenant, cluster), src),
-             f"{d}/quota.yaml": yamlio.dump(tenant_quota(config, tenant), src)}
-    if tenant.web_replicas > 1:
+    placement = tenant.placement(cluster.name)
+    retired = placement.state == "retired"
+    resources = [f"{UP}/base"]
+    files: dict[str, str] = {}
+    if placement.serves:
+        resources.append("ingress.yaml")
+        files[f"{d}/ingress.yaml"] = yamlio.dump(ingress(config, tenant, cluster), src)
+    resources.append("quota.yaml")
+    files[f"{d}/quota.yaml"] = yamlio.dump(tenant_quota(config, tenant), src)
+    if tenant.web_replicas > 1 and placement.serves:
         resources.append("disruption-budget.yaml")
         files[f"{d}/disruption-budget.yaml"] = yamlio.dump(web_disruption_budget(), src)
     rules = egress_rules(config, tenant)
     if rules:
         resources.append("egress.yaml")
         files[f"{d}/egress.yaml"] = yamlio.dump(egress_allow(rules), src)
-    if config.secrets_mode == "external-secrets":
+    if config.secrets_mode == "external-secrets" and not retired:
         resources.append("external-secrets.yaml")
         files[f"{d}/external-secrets.yaml"] = yamlio.dump_docs(external_secrets(config, tenant, cluster), src)
     if tenant.database.mode == "external":
@@ -381,10 +420,19 @@ def overlay_files(config: EstateConfig, tenant: Tenant, cluster: Cluster) -> dic
         components.append(f"{UP}/base/components/{OIDC_COMPONENT}")
     components.append(f"{UP}/base/components/{size_component(tenant.size)}")
     sizes = volume_sizes(tenant)
-    patches = [*workload_patches(config, tenant, cluster),
-               _pvc_patch(DATA_PVC, sizes[DATA_PVC], data_class(config, cluster))]
+    patches = [] if retired else workload_patches(config, tenant, cluster)
+    # The claims keep their size and class in every state: both are checked against the live claim.
+    patches.append(_pvc_patch(DATA_PVC, sizes[DATA_PVC], data_class(config, cluster)))
     if DATABASE_PVC in sizes:
         patches.append(_pvc_patch(DATABASE_PVC, sizes[DATABASE_PVC], database_class(config, cluster)))
+    if retired:
+        patches += [_delete_patch(kind) for kind in RETIRED_DROPS]
+    elif placement.state == "draining":
+        patches += [_replicas_patch("Deployment", WEB), _replicas_patch("Deployment", WIN_SERVICES)]
+    if not placement.serves and tenant.database.mode == "in-cluster":
+        patches.append(_replicas_patch("StatefulSet", DATABASE))
+    if placement.serves and not placement.runs_windows_services:  # an active standby: web only
+        patches.append(_replicas_patch("Deployment", WIN_SERVICES))
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "namespace": tenant.namespace,

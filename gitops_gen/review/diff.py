@@ -32,6 +32,7 @@ from gitops_gen.atomic import write_atomic
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate, load_estate
+from gitops_gen.generate.leftovers import left_in_cluster
 from gitops_gen.generate.quantity import parse_quantity
 from gitops_gen.render.kustomize import (
     OverlayRef,
@@ -561,6 +562,56 @@ def routing_risks(base: Estate, head: Estate) -> list[Risk]:
     return risks
 
 
+def lifecycle_risks(base: Estate, head: Estate) -> list[Risk]:
+    """The phase a change takes each placement to (remove-tenant's drain, retire and purge, a role that
+    changes), and a placement removed from git without going through them."""
+    risks = []
+    for name in sorted(set(base.tenants) | set(head.tenants)):
+        old, new = base.tenants.get(name), head.tenants.get(name)
+        for c in (old.placements if old else ()):
+            was = old.placement(c) if old else None
+            now = new.placement(c) if new is not None and c in new.placements else None
+            if was is None:
+                continue
+            if now is None:
+                cluster = base.clusters.get(c)
+                if was.state != "retired" or cluster is None or old is None:
+                    risks.append(Risk("high", "removed-without-phases", name, c,
+                                      f"the placement on {c} leaves git while it is {was.state}: run "
+                                      f"'gitops-gen remove-tenant {name} --cluster {c}' with --phase drain, retire "
+                                      "and purge, each merged before the next"))
+                    continue
+                left, steps = left_in_cluster(base.config, old, cluster)
+                risks.append(Risk("high", "data-left-in-cluster", name, c,
+                                  "phase purge: left in the cluster, protected from pruning: " + "; ".join(left)
+                                  + ". To delete it after a backup: "
+                                  + "; then ".join(f"{i}. {x}" for i, x in enumerate(steps, 1))))
+                continue
+            if (was.state, now.state) == ("active", "draining"):
+                hosts = [h.host for h in old.hosts if h.placement == c] if old else []
+                regional = head.clusters[c].regional_host(name) if c in head.clusters else f"{name}.<domain>"
+                risks.append(Risk("high", "placement-drained", name, c,
+                                  f"phase drain: {', '.join([*hosts, regional])} no longer served (Ingress and DNS "
+                                  "records go); web, Windows Services and the database stop (0 replicas); data, "
+                                  "secrets and NetworkPolicies are kept"))
+            elif (was.state, now.state) == ("draining", "retired"):
+                risks.append(Risk("medium", "placement-retired", name, c,
+                                  "phase retire: the controller prunes the WorkflowGen Deployments, Services, "
+                                  "ConfigMaps and ExternalSecrets; the Namespace, the claims, the database's "
+                                  "StatefulSet, the NetworkPolicies and the quota stay"))
+            elif was.state != now.state:
+                risks.append(Risk("high", "placement-state", name, c,
+                                  f"state {was.state} → {now.state}: "
+                                  + ("the placement serves and runs again; check its data is current"
+                                     if now.state == "active" else "a lifecycle phase skipped or undone")))
+            if was.role != now.role and now.state == "active":
+                risks.append(Risk("high", "role-change", name, c,
+                                  f"role {was.role} → {now.role}: the Windows Services "
+                                  + ("start here; they must have stopped on the former primary first (one "
+                                     "instance per database)" if now.role == "primary" else "stop here")))
+    return risks
+
+
 def controller_risks(changes: Sequence[ControllerChange]) -> list[Risk]:
     return [Risk("high", "tenant-leaves-cluster", c.tenant, c.cluster,
                  f"{c.kind} {c.key} is removed: the tenant is no longer reconciled on {c.cluster or 'its cluster'}")
@@ -675,7 +726,8 @@ def diff(root: Path, base_rev: str | None = None, head_rev: str | None = None, t
                          if (not tenants or r[2] is None or r[2] in tenants)
                          and (not clusters or r[3] is None or r[3] in clusters)]
         result.clusters = [c for c in cluster_changes(base_estate, head_estate) if not clusters or c.name in clusters]
-        result.risks += [r for r in routing_risks(base_estate, head_estate)
+        result.risks += [r for r in [*routing_risks(base_estate, head_estate),
+                                     *lifecycle_risks(base_estate, head_estate)]
                          if (not tenants or r.tenant in tenants) and (not clusters or r.cluster in clusters)]
         result.aside = _aside(base_estate, head_estate)
     result.risks.sort(key=lambda r: (SEVERITY_ORDER[r.severity], r.tenant or "", r.cluster or "", r.id, r.message))

@@ -10,6 +10,7 @@ from typing import Literal
 
 from gitops_gen.atomic import temporary_of
 from gitops_gen.errors import UserError
+from gitops_gen.estate.layout import is_declaration
 from gitops_gen.estate.source import refuse_symlinks
 from gitops_gen.generate import is_generated, is_hand_edited
 from gitops_gen.generate.overlay import volume_change_problems
@@ -22,8 +23,9 @@ class Change:
     path: str
     action: Action
     content: str | None = None
-    #: Why an existing file changes: "stale" (declarations changed), "hand-edited", or "unmanaged"
-    #: (a file gitops-gen did not write sits where it would write).
+    #: Why an existing file changes: "stale" (declarations changed), "hand-edited", "unmanaged"
+    #: (a file gitops-gen did not write sits where it would write), or "declaration" (a command that
+    #: edits a declaration: tenant.yaml, cluster.yaml, gitops-gen.yaml).
     reason: str = ""
 
 
@@ -63,7 +65,9 @@ def plan_against(read: Callable[[str], bytes | None], desired: Mapping[str, str]
         if current is None:
             plan.changes.append(Change(rel, "create", desired[rel]))
         elif current != desired[rel]:
-            if not is_generated(current):
+            if is_declaration(rel):
+                reason = "declaration"  # edited on purpose by a lifecycle command, in place
+            elif not is_generated(current):
                 reason = "unmanaged"
             elif is_hand_edited(current):
                 reason = "hand-edited"

@@ -11,6 +11,7 @@ from tests.checks.cases import ACME, Rendered, all_findings, show
 from tests.checks.test_data import CONTROLLER_CASES, DATA_CASES
 from tests.checks.test_https import HTTPS_CASES
 from tests.checks.test_isolation import ISOLATION_CASES
+from tests.checks.test_lifecycle import LIFECYCLE_CASES
 from tests.checks.test_routing import ROUTING_CASES, ROUTING_OVERLAY_CASES
 from tests.checks.test_secrets import KEY_CASES, REPOSITORY_CASES, SECRETS_CASES
 from tests.checks.test_windows import WINDOWS_CASES
@@ -39,7 +40,7 @@ def test_context_built_directly_matches_the_helper(fresh: tuple[Path, Estate, Re
 
 
 ALL_CASES = (ISOLATION_CASES + HTTPS_CASES + ROUTING_OVERLAY_CASES + WINDOWS_CASES + SECRETS_CASES + DATA_CASES
-             + ROUTING_CASES + KEY_CASES + CONTROLLER_CASES + REPOSITORY_CASES)
+             + ROUTING_CASES + KEY_CASES + CONTROLLER_CASES + REPOSITORY_CASES + LIFECYCLE_CASES)
 
 
 def test_every_rule_has_a_breaking_case() -> None:

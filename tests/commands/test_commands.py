@@ -467,9 +467,10 @@ def test_list_json(estate: Path) -> None:
     assert result.exit_code == 0, result.output
 
     def row(tenant: str, cluster: str, region: str, controller: str, domain: str,
-            hosts: list[str]) -> dict[str, object]:
+            hosts: list[str], role: str = "primary") -> dict[str, object]:
         return {"tenant": tenant, "cluster": cluster, "region": region, "controller": controller,
-                "namespace": tenant, "regionalHost": f"{tenant}.{domain}", "globalHosts": hosts}
+                "namespace": tenant, "role": role, "state": "active", "regionalHost": f"{tenant}.{domain}",
+                "globalHosts": hosts, "unservedHosts": []}
 
     eu = ("eu-west-1", "eu-west", "argocd", "eu.wfg.example.com")
     us = ("us-east-1", "us-east", "flux", "us.wfg.example.com")
@@ -478,7 +479,7 @@ def test_list_json(estate: Path) -> None:
          "domain": "eu.wfg.example.com", "labels": {},
          "tenants": [row("acme", *eu, ["acme.wfg.example.com"]), row("globex", *eu, ["globex.wfg.example.com"])]},
         {"name": "us-east-1", "region": "us-east", "controller": "flux", "windowsBuild": "ltsc2019",
-         "domain": "us.wfg.example.com", "labels": {}, "tenants": [row("globex", *us, [])]},
+         "domain": "us.wfg.example.com", "labels": {}, "tenants": [row("globex", *us, [], "standby")]},
     ]}
 
 
@@ -486,12 +487,13 @@ def test_list_table(estate: Path) -> None:
     result = cli(estate, "list")
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.stdout.splitlines()]
-    assert rows[0] == ["cluster", "region", "controller", "tenant", "namespace", "hosts"]
+    assert rows[0] == ["cluster", "region", "controller", "tenant", "namespace", "role", "state", "hosts"]
     assert rows[1:4] == [
-        ["eu-west-1", "eu-west", "argocd", "acme", "acme", "acme.wfg.example.com,", "acme.eu.wfg.example.com"],
-        ["eu-west-1", "eu-west", "argocd", "globex", "globex", "globex.wfg.example.com,",
+        ["eu-west-1", "eu-west", "argocd", "acme", "acme", "primary", "active", "acme.wfg.example.com,",
+         "acme.eu.wfg.example.com"],
+        ["eu-west-1", "eu-west", "argocd", "globex", "globex", "primary", "active", "globex.wfg.example.com,",
          "globex.eu.wfg.example.com"],
-        ["us-east-1", "us-east", "flux", "globex", "globex", "globex.us.wfg.example.com"],
+        ["us-east-1", "us-east", "flux", "globex", "globex", "standby", "active", "globex.us.wfg.example.com"],
     ]
     assert result.stdout.splitlines()[4] == "2 tenants, 3 placements on 2 clusters."
 
@@ -499,18 +501,19 @@ def test_list_table(estate: Path) -> None:
 @pytest.mark.parametrize(("host", "expected"), [
     ("acme.wfg.example.com",
      {"host": "acme.wfg.example.com", "kind": "global", "tenant": "acme", "cluster": "eu-west-1",
-      "region": "eu-west", "controller": "argocd", "namespace": "acme", "regionalHost": "acme.eu.wfg.example.com",
-      "globalHosts": ["acme.wfg.example.com"], "url": "https://acme.wfg.example.com/wfgen"}),
+      "region": "eu-west", "controller": "argocd", "namespace": "acme", "role": "primary", "state": "active",
+      "regionalHost": "acme.eu.wfg.example.com", "globalHosts": ["acme.wfg.example.com"], "unservedHosts": [],
+      "url": "https://acme.wfg.example.com/wfgen"}),
     ("globex.us.wfg.example.com",
      {"host": "globex.us.wfg.example.com", "kind": "regional", "tenant": "globex", "cluster": "us-east-1",
-      "region": "us-east", "controller": "flux", "namespace": "globex",
-      "regionalHost": "globex.us.wfg.example.com", "globalHosts": [],
+      "region": "us-east", "controller": "flux", "namespace": "globex", "role": "standby", "state": "active",
+      "regionalHost": "globex.us.wfg.example.com", "globalHosts": [], "unservedHosts": [],
       "url": "https://globex.us.wfg.example.com/wfgen"}),
     # Hosts are normalised: case and a trailing dot do not matter.
     ("GLOBEX.wfg.example.com.",
      {"host": "globex.wfg.example.com", "kind": "global", "tenant": "globex", "cluster": "eu-west-1",
-      "region": "eu-west", "controller": "argocd", "namespace": "globex",
-      "regionalHost": "globex.eu.wfg.example.com", "globalHosts": ["globex.wfg.example.com"],
+      "region": "eu-west", "controller": "argocd", "namespace": "globex", "role": "primary", "state": "active",
+      "regionalHost": "globex.eu.wfg.example.com", "globalHosts": ["globex.wfg.example.com"], "unservedHosts": [],
       "url": "https://globex.wfg.example.com/wfgen"}),
 ])
 def test_route_json(estate: Path, host: str, expected: dict[str, object]) -> None:
@@ -524,8 +527,8 @@ def test_route_table_for_a_regional_host(estate: Path) -> None:
     assert result.exit_code == 0, result.output
     assert [line.split(None, 1) for line in result.stdout.splitlines()] == [
         ["host", "globex.us.wfg.example.com (regional)"], ["tenant", "globex"], ["cluster", "us-east-1"],
-        ["region", "us-east"], ["namespace", "globex"], ["controller", "flux"],
-        ["url", "https://globex.us.wfg.example.com/wfgen"],
+        ["region", "us-east"], ["namespace", "globex"], ["controller", "flux"], ["role", "standby"],
+        ["state", "active"], ["url", "https://globex.us.wfg.example.com/wfgen"],
     ]
 
 

@@ -228,7 +228,9 @@ def test_windows_workloads(which: str, example_rendered: dict[str, Any],
             assert _one(docs, "PodDisruptionBudget", "workflowgen-web")["spec"]["maxUnavailable"] == 1
         assert "WFGEN_MACHINE_KEY_VALIDATION_KEY_FILE" in {e["name"] for e in web_c["env"]}
         svc = _one(docs, "Deployment", "workflowgen-win-services")
-        assert svc["spec"]["replicas"] == 1 and svc["spec"]["strategy"] == {"type": "Recreate"}
+        # One instance per database: a standby (globex's second placement, on its external database) runs none.
+        runs = estate.tenants[overlay.split("/")[1]].placement(cluster.name).runs_windows_services
+        assert svc["spec"]["replicas"] == (1 if runs else 0) and svc["spec"]["strategy"] == {"type": "Recreate"}
         svc_env = {e["name"]: e.get("value") for e in svc["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert svc_env["WFGEN_START_SERVICE"] == "win_services"
         mounts = {m["mountPath"]: m for m in web_c["volumeMounts"]}

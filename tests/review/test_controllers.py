@@ -3,6 +3,7 @@ removed or changed between commits read from git objects and the work tree."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -61,8 +62,8 @@ def test_adding_a_tenant_adds_its_application_and_kustomization(estate: Path) ->
 def test_placing_a_tenant_on_a_second_cluster_adds_a_kustomization(estate: Path) -> None:
     base = head_id(estate)
     decl = estate / "overlays/acme/tenant.yaml"
-    decl.write_text(decl.read_text().replace("  - cluster: eu-west-1\n", "  - cluster: eu-west-1\n"
-                                                                         "  - cluster: us-east-1\n", 1))
+    decl.write_text(re.sub(r"(  - cluster: eu-west-1\n(    .*\n)*)", r"\1  - cluster: us-east-1\n", decl.read_text(),
+                           count=1))
     result = generate_estate(estate)
     commit(estate, [*result.plan.paths, "overlays/acme/tenant.yaml"], "Place acme on us-east-1", "acme-us")
     repo = repo_of(estate)

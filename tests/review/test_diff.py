@@ -12,6 +12,7 @@ from typing import Any
 
 import pygit2
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from gitops_gen.cli import app
@@ -128,8 +129,8 @@ def test_data_losing_its_protection_then_deleted(estate: Path) -> None:
 def test_place_tenant_on_a_second_cluster(estate: Path) -> None:
     base = head(estate)
     tenant = estate / layout.tenant_file("acme")
-    tenant.write_text(tenant.read_text().replace("  - cluster: eu-west-1\n", "  - cluster: eu-west-1\n"
-                                                                            "  - cluster: us-east-1\n"))
+    text = tenant.read_text()  # after eu-west-1's entry (and its applicationUrl)
+    tenant.write_text(re.sub(r"(  - cluster: eu-west-1\n(    .*\n)*)", r"\1  - cluster: us-east-1\n", text, count=1))
     generate_estate(estate)
     result = diff(estate, base)  # HEAD defaults to the work tree
     assert controllers(result) == {("Kustomization", "flux-system/acme", "added"),
@@ -143,7 +144,13 @@ def test_place_tenant_on_a_second_cluster(estate: Path) -> None:
 def test_move_a_global_host(estate: Path) -> None:
     base = head(estate)
     tenant = estate / layout.tenant_file("globex")
-    tenant.write_text(tenant.read_text().replace("placement: eu-west-1", "placement: us-east-1"))
+    # globex is on one external database: the host moves with the primary role (and the URL with the host).
+    data = yaml.safe_load(tenant.read_text())
+    data["placements"] = [
+        {"cluster": "eu-west-1", "role": "standby", "applicationUrl": "https://globex.eu.wfg.example.com/wfgen"},
+        {"cluster": "us-east-1", "applicationUrl": "https://globex.wfg.example.com/wfgen"}]
+    data["hosts"][0]["placement"] = "us-east-1"
+    tenant.write_text(yaml.safe_dump(data, sort_keys=False))
     generate_estate(estate)
     result = diff(estate, base)
     assert not result.controllers  # the same Applications and Kustomizations serve the tenant

@@ -214,16 +214,26 @@ def test_estate_wide_settings_raise_risks(estate: Path) -> None:
     assert moved and "acme.wfg.example.com" in moved[0].message
 
 
-def test_a_new_first_host_changes_the_application_url(estate: Path) -> None:
+def test_a_new_first_host_keeps_the_application_url_and_an_explicit_change_is_flagged(estate: Path) -> None:
     base = head(estate)
     tenant = estate / layout.tenant_file("acme")
     data = yaml.safe_load(tenant.read_text())
     assert data["hosts"][0]["host"] == "acme.wfg.example.com"
+    # add-tenant recorded the URL: a host put first changes nothing users were given.
+    assert data["placements"][0]["applicationUrl"] == "https://acme.wfg.example.com/wfgen"
     data["hosts"].insert(0, {"host": "portal.acme.example.com", "placement": "eu-west-1"})
     tenant.write_text(yaml.safe_dump(data, sort_keys=False))
     generate_estate(estate)
     changed = commit_all(estate, "A new first host")
     result = diff(estate, base, changed)
+    assert not [r for r in result.risks if r.id == "application-url-changed"]
+    assert "ConfigMap" not in {o.kind for o in result.objects}
+    # Only an explicit change of applicationUrl changes it, and diff says so.
+    data["placements"][0]["applicationUrl"] = "https://portal.acme.example.com/wfgen"
+    tenant.write_text(yaml.safe_dump(data, sort_keys=False))
+    generate_estate(estate)
+    moved = commit_all(estate, "Users go to the portal host")
+    result = diff(estate, changed, moved)
     url = [r for r in result.risks if r.id == "application-url-changed"]
     assert url and "https://acme.wfg.example.com/wfgen → https://portal.acme.example.com/wfgen" in url[0].message
     assert any(r.id == "workload-restart" and "ConfigMap" in r.message for r in result.risks)
