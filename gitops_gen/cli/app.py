@@ -85,6 +85,8 @@ def _main(version: Annotated[bool, typer.Option("--version", help="Print the ver
 app.command()(estate.init)
 app.command("add-cluster")(clusters.add_cluster)
 app.command("add-tenant")(tenants.add_tenant)
+app.command("update-tenant")(tenants.update_tenant)
+app.command("remove-tenant")(tenants.remove_tenant)
 app.command("pr")(publish.pr_)
 app.command("comment")(publish.comment)
 app.command()(estate.generate)

@@ -1,4 +1,4 @@
-"""``gitops-gen add-tenant`` (and the tenant lifecycle commands to come)."""
+"""``gitops-gen add-tenant``, ``update-tenant`` and ``remove-tenant``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from gitops_gen.cli.options import (
 )
 from gitops_gen.cli.publish import change_then_publish, check_target, publish_request
 from gitops_gen.errors import UserError
-from gitops_gen.estate.model import OIDC_AUTH_MODES, HostRoute, check_host
+from gitops_gen.estate.model import OIDC_AUTH_MODES, EgressRule, HostRoute, check_host
 
 if TYPE_CHECKING:
     from gitops_gen.write.transaction import ChangeResult
@@ -201,3 +201,172 @@ def add_tenant(
                    base=base, checkout=checkout)
 
     change_then_publish(run, repo, publish, output, f"Tenant {name} added")
+
+
+class PhaseOpt(StrEnum):
+    """The phases of commands/lifecycle.py PHASES, in order."""
+
+    drain = "drain"
+    retire = "retire"
+    purge = "purge"
+
+
+def remove_tenant(
+    name: Annotated[str, typer.Argument(help="The tenant to remove.")],
+    phase: Annotated[PhaseOpt, typer.Option(
+        help="drain: stop serving and scale every workload to 0, data and isolation kept; retire: keep only the "
+             "Namespace, data, NetworkPolicies and quota (after lifecycle.retentionDays); purge: the tenant "
+             "leaves git, its data stays in the cluster and the steps to delete it are listed. Each is refused "
+             "until the one before is on the default branch.")],
+    cluster: Annotated[str | None, typer.Option(
+        help="Remove only the placement on this cluster (default: every placement).", metavar="CLUSTER")] = None,
+    now: Annotated[bool, typer.Option("--now", help="Retire without waiting for the retention period (needs "
+                                                     "--reason).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why --now cuts the retention period short; recorded in the "
+                                                    "commit message.", metavar="TEXT")] = None,
+    branch: Annotated[str | None, typer.Option(
+        help="Branch to commit on (default: gitops-gen/remove-tenant-NAME-PHASE[-CLUSTER]).")] = None,
+    checkout: CheckoutOpt = False,
+    repo: RepoOpt = None,
+    dry_run: DryRunOpt = False,
+    push: PushOpt = False,
+    pr: PrOpt = False,
+    remote: RemoteOpt = None,
+    api_url: ApiUrlOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Remove a tenant, or one placement, in three phases: drain, retire, purge; each its own pull request."""
+    json_errors = output is Output.json
+    publish = publish_request(push, pr, None, remote, api_url, dry_run, False, checkout, branch,
+                              json_errors=json_errors)
+
+    def run() -> ChangeResult:
+        from gitops_gen.commands.common import resolve_root
+        from gitops_gen.commands.lifecycle import remove_tenant as remove
+
+        root = resolve_root(repo)
+        check_target(root, publish)
+        return remove(root, name, phase.value, cluster, now=now, reason=reason, dry_run=dry_run, branch=branch,
+                      checkout=checkout)
+
+    done = {"drain": "Drained", "retire": "Retired", "purge": "Purged"}[phase.value]
+    change_then_publish(run, repo, publish, output, f"{done} tenant {name}")
+
+
+def _egress_rule(value: str) -> EgressRule:
+    cidr, sep, rest = value.rpartition(":")
+    port, _, protocol = rest.partition("/")
+    if not sep or not port.isdigit():
+        raise UserError(f"--add-egress {value!r} is not CIDR:PORT[/PROTOCOL]",
+                        "write it like --add-egress 10.50.0.25/32:587 or --add-egress 10.50.0.0/24:514/UDP",
+                        field="--add-egress")
+    return EgressRule(cidr, int(port), (protocol or "TCP").upper())
+
+
+def _pairs(values: list[str] | None, flag: str, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values or []:
+        key, sep, value = v.partition("=")
+        if not sep or not key or not value:
+            raise UserError(f"{flag} {v!r} is not {what}", f"write it as {flag} {what}", field=flag)
+        out[key] = value
+    return out
+
+
+def update_tenant(
+    name: Annotated[str, typer.Argument(help="The tenant to change.")],
+    size: Annotated[SizeOpt | None, typer.Option(help="Size tier (a tier whose volumes are smaller than the "
+                                                      "tenant's is refused: a volume never shrinks).")] = None,
+    web_replicas: Annotated[int | None, typer.Option(help="Web pods per placement.")] = None,
+    auth: Annotated[AuthOpt | None, typer.Option(help="WFGEN_AUTH_MODE; the OpenID Connect modes need "
+                                                      "--oidc-client-id and --oidc-metadata-url.")] = None,
+    oidc_client_id: Annotated[str | None, typer.Option(help="OIDC client (application) ID.")] = None,
+    oidc_metadata_url: Annotated[str | None, typer.Option(help="OIDC discovery document URL.", metavar="URL")]
+        = None,
+    oidc_audience: Annotated[str | None, typer.Option(help="OIDC audience of the GraphQL API.")] = None,
+    trial_license: Annotated[bool | None, typer.Option(
+        "--trial-license/--no-trial-license", help="Trial licence, or a licence with its serial number from the "
+                                                   "tenant's Secret.", show_default=False)] = None,
+    data_storage: Annotated[str | None, typer.Option(help="Size of the C:\\wfgen\\data volume, e.g. 80Gi (grow "
+                                                          "only).", metavar="SIZE")] = None,
+    database_storage: Annotated[str | None, typer.Option(help="Size of the in-cluster database's volume, e.g. "
+                                                              "200Gi (grow only).", metavar="SIZE")] = None,
+    add_egress: Annotated[list[str] | None, typer.Option(
+        help="Allow egress to CIDR:PORT (TCP), or CIDR:PORT/UDP (repeatable).", metavar="CIDR:PORT")] = None,
+    remove_egress: Annotated[list[str] | None, typer.Option(help="Remove the egress rule to CIDR (repeatable).",
+                                                            metavar="CIDR")] = None,
+    add_host: Annotated[list[str] | None, typer.Option(
+        help="Add a global host HOST or HOST=CLUSTER (repeatable); by default on the first placement.",
+        metavar="HOST[=CLUSTER]")] = None,
+    remove_host: Annotated[list[str] | None, typer.Option(help="Stop serving a global host (repeatable).",
+                                                          metavar="HOST")] = None,
+    move_host: Annotated[list[str] | None, typer.Option(
+        help="Serve a global host from another placement (repeatable); the target must be a primary.",
+        metavar="HOST=CLUSTER")] = None,
+    add_cluster: Annotated[list[str] | None, typer.Option(
+        help="Place the tenant on another cluster (repeatable); a standby when its database is external.",
+        metavar="CLUSTER")] = None,
+    remove_cluster: Annotated[list[str] | None, typer.Option(
+        help="Refused: a placement leaves in phases (remove-tenant NAME --cluster C --phase drain|retire|purge).",
+        metavar="CLUSTER")] = None,
+    application_url: Annotated[list[str] | None, typer.Option(
+        help="Set a placement's ApplicationUrl (links in e-mails, OIDC redirects), on a host it serves "
+             "(repeatable).", metavar="CLUSTER=URL")] = None,
+    branch: Annotated[str | None, typer.Option(
+        help="Branch to commit on (default: gitops-gen/update-tenant-NAME).")] = None,
+    checkout: CheckoutOpt = False,
+    repo: RepoOpt = None,
+    dry_run: DryRunOpt = False,
+    push: PushOpt = False,
+    pr: PrOpt = False,
+    remote: RemoteOpt = None,
+    api_url: ApiUrlOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Change a tenant's settings, hosts or placements: one commit on a new branch off the default branch."""
+    json_errors = output is Output.json
+    publish = publish_request(push, pr, None, remote, api_url, dry_run, False, checkout, branch,
+                              json_errors=json_errors)
+    given = frozenset(flag for flag, value in (
+        ("--size", size), ("--web-replicas", web_replicas), ("--auth", auth), ("--oidc-client-id", oidc_client_id),
+        ("--oidc-metadata-url", oidc_metadata_url), ("--data-storage", data_storage),
+        ("--database-storage", database_storage), ("--add-egress", add_egress), ("--add-host", add_host),
+        ("--move-host", move_host), ("--add-cluster", add_cluster), ("--application-url", application_url))
+        if value)
+
+    def run() -> ChangeResult:
+        from gitops_gen.commands.common import resolve_root
+        from gitops_gen.commands.update import TenantUpdate
+        from gitops_gen.commands.update import update_tenant as update
+        from gitops_gen.estate.model import OidcSettings
+
+        root = resolve_root(repo)
+        check_target(root, publish)
+        oidc = None
+        if oidc_client_id or oidc_metadata_url or oidc_audience:
+            if not (oidc_client_id and oidc_metadata_url):
+                missing = "--oidc-metadata-url" if oidc_client_id else "--oidc-client-id"
+                raise UserError("OpenID Connect settings need both --oidc-client-id and --oidc-metadata-url",
+                                "give both (the metadata URL ends in /.well-known/openid-configuration)",
+                                field=missing)
+            oidc = OidcSettings(oidc_client_id, oidc_metadata_url, oidc_audience)
+        routes = []
+        for h in add_host or []:
+            host, _, placement = h.partition("=")
+            try:
+                check_host(host.lower(), "--add-host")
+            except UserError as exc:
+                exc.field = "--add-host"
+                raise
+            routes.append(HostRoute(host.lower(), placement))
+        change = TenantUpdate(
+            size=size.value if size else None, web_replicas=web_replicas, auth=auth.value if auth else None,
+            oidc=oidc, trial_license=trial_license, data_storage=data_storage, database_storage=database_storage,
+            add_egress=tuple(_egress_rule(e) for e in add_egress or []), remove_egress=tuple(remove_egress or ()),
+            add_hosts=tuple(routes), remove_hosts=tuple(h.lower() for h in remove_host or ()),
+            move_hosts={k.lower(): v for k, v in _pairs(move_host, "--move-host", "HOST=CLUSTER").items()},
+            add_clusters=tuple(add_cluster or ()), remove_clusters=tuple(remove_cluster or ()),
+            application_urls=_pairs(application_url, "--application-url", "CLUSTER=URL"), given=given)
+        return update(root, name, change, dry_run=dry_run, branch=branch, checkout=checkout)
+
+    change_then_publish(run, repo, publish, output, f"Tenant {name} updated")
