@@ -96,6 +96,10 @@ def remove_tenant(root: Path, name: str, phase: str, cluster: str | None = None,
             raise UserError(f"tenant {name!r} does not exist in {source.label} ({rel})",
                             "'gitops-gen list' shows the tenants", field="NAME")
         tenant = load_tenant(source, name)
+        if phase == "purge" and cluster is not None and cluster not in tenant.placements:
+            removal.done = [cluster]
+            return Draft({}, "", notes=(f"{name} has no placement on {cluster} in {source.label}: it was purged "
+                                        "already (or never placed there); nothing to do",))
         chosen = _chosen(tenant, cluster)
         removal.clusters = chosen
         notes: list[str] = []

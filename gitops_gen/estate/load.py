@@ -156,11 +156,11 @@ def check_tenant_against(tenant: Tenant, clusters: Mapping[str, Cluster],
             raise UserError(f"{rel}: unknown cluster {c!r} (known clusters{on}: {known})",
                             f"add it first with 'gitops-gen add-cluster {c} ...' and merge its branch, or fix the "
                             f"name (--base gitops-gen/add-cluster-{c} stacks this change on an unmerged one)")
-    for i, c in enumerate(tenant.placements):
-        placement = tenant.placement(c)
-        url = placement.application_url
-        if url is None or not placement.serves:
+    for placement in tenant.details:  # only a placement that declares something may record a URL
+        c, url = placement.cluster, placement.application_url
+        if url is None or not placement.serves or c not in clusters:
             continue
+        i = tenant.placements.index(c)
         served = [*(h.host for h in tenant.hosts if h.placement == c), clusters[c].regional_host(tenant.name)]
         if url.split("/")[2] not in served:
             raise UserError(f"{rel}: field 'placements[{i}].applicationUrl' is {url!r}, on a host the placement on "

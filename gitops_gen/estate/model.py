@@ -833,8 +833,9 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
         on = next((x for x in details if x.cluster == placement), None)
         if on is not None and on.role == "standby":
             r.fail(f"hosts[{i}].placement", f"is {placement!r}, a standby placement: a global host is served only "
-                   "by a primary", "move the host to the primary placement, or make this placement the primary "
-                   "('gitops-gen move-tenant' swaps the roles in one change)", h, "placement")
+                   "by a primary", "move the host to the primary placement, or make this placement the primary (role: "
+                   "primary here and role: standby on the other: one primary per external database)", h,
+                   "placement")
         if host in seen_hosts:  # a set: 20,000 hosts must not take seconds
             first = seen_hosts[host]
             r.fail(f"hosts[{i}].host", f"declares {host!r} twice (hosts[{first}] and hosts[{i}], lines "

@@ -92,3 +92,12 @@ def test_the_console_entry_exits_with_the_commands_code_its_output_whole(tmp_pat
                               stdout=out, stderr=subprocess.PIPE, timeout=120, check=False).returncode
     text = (tmp_path / "help.txt").read_text()
     assert code == 0 and text.rstrip().endswith("╯") and "--web-replicas" in text
+
+
+def test_a_profiler_still_gets_its_report(tmp_path: Path) -> None:
+    # Under a profiler (or coverage, or a debugger) the exit is a normal one: the report is written.
+    out = tmp_path / "run.prof"
+    result = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "gitops_gen", "--version"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0 and result.stdout.startswith("gitops-gen ")
+    assert out.is_file() and out.stat().st_size > 0

@@ -184,6 +184,8 @@ def test_one_placement_leaves_and_the_other_stays(estate: Path) -> None:
                                                                           "retire": "retired"}[phase]}
             assert "Ingress" in kinds(estate, OVERLAYS[0])  # the primary keeps serving
         clean(estate)
+    again = cli(estate, "remove-tenant", "globex", "--cluster", "us-east-1", "--phase", "purge")
+    assert again.exit_code == 0 and "purged already" in again.output
     data = declared(estate)
     assert [p["cluster"] for p in data["placements"]] == ["eu-west-1"]  # type: ignore[attr-defined]
     assert not (estate / OVERLAYS[1]).exists() and (estate / OVERLAYS[0] / "ingress.yaml").is_file()
