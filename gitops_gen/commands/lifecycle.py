@@ -85,6 +85,8 @@ def remove_tenant(root: Path, name: str, phase: str, cluster: str | None = None,
     moment = today or dt.datetime.now(dt.UTC)
 
     def draft(source: Source, er: EstateRepo, base: pygit2.Commit) -> Draft:
+        # Drafted again on an older base when the branch exists already: what a draft found starts over.
+        removal.clusters, removal.done, removal.left, removal.steps, removal.drained_at = [], [], {}, {}, {}
         config = load_config(source)
         clusters = load_clusters(source)
         rel = layout.tenant_file(name)

@@ -197,8 +197,7 @@ def _apply(t: Tenant, u: TenantUpdate, clusters: Mapping[str, Any]) -> tuple[Ten
     for cluster in u.add_clusters:
         role = "standby" if t.database.mode == "external" else "primary"
         if cluster in placements:
-            raise UserError(f"--add-cluster {cluster}: the tenant is placed there already",
-                            "'gitops-gen list' shows its placements", field="--add-cluster")
+            continue  # placed there already (a rerun after the merge): nothing to do
         if cluster not in clusters:
             raise UserError(f"--add-cluster {cluster}: no such cluster (known: {', '.join(sorted(clusters))})",
                             f"add it first with 'gitops-gen add-cluster {cluster} ...' and merge its branch",
@@ -221,13 +220,18 @@ def _apply(t: Tenant, u: TenantUpdate, clusters: Mapping[str, Any]) -> tuple[Ten
         if cluster not in placements:
             raise UserError(f"--move-host {host}={cluster}: the tenant has no placement on {cluster}",
                             f"its placements: {', '.join(placements)}", field="--move-host")
+        if moving.placement == cluster:
+            continue  # there already
         hosts = [HostRoute(h.host, cluster) if h.host == host else h for h in hosts]
         lines.append(f"host {host} {moving.placement} → {cluster}")
     for route in u.add_hosts:
-        if route.host in {h.host for h in hosts}:
-            raise UserError(f"--add-host {route.host}: the tenant has it already",
-                            "move it with --move-host HOST=CLUSTER", field="--add-host")
         placement = route.placement or placements[0]
+        have = next((h for h in hosts if h.host == route.host), None)
+        if have is not None and have.placement == placement:
+            continue  # the tenant serves it there already (a rerun after the merge)
+        if have is not None:
+            raise UserError(f"--add-host {route.host}={placement}: the tenant serves it on {have.placement}",
+                            f"move it with --move-host {route.host}={placement}", field="--add-host")
         if placement not in placements:
             raise UserError(f"--add-host {route.host}={placement}: the tenant has no placement on {placement}",
                             f"its placements: {', '.join(placements)}", field="--add-host")

@@ -36,7 +36,7 @@ AUTH_MODES: tuple[str, ...] = (
 OIDC_AUTH_MODES = frozenset({"adfs", "auth0", "azure-v1", "gardian", "ms-identity-v2", "okta"})
 #: A placement's role: a primary serves the tenant's global hosts and runs its Windows Services; a standby
 #: serves only its regional host and runs no Windows Services (the vendor allows one instance of each
-#: Windows Service per database: WorkflowGen for Docker, "Windows Services").
+#: Windows Service per database: the vendor's architecture documentation, as DOMAIN.md records it).
 PLACEMENT_ROLES: tuple[str, ...] = ("primary", "standby")
 #: A placement's state in its lifecycle: active; draining (serves nothing, workloads at 0 replicas, data,
 #: secrets and isolation kept); retired (only the Namespace, the data and the NetworkPolicies remain).

@@ -69,6 +69,8 @@ def test_hosts_add_move_remove_and_the_application_url(estate: Path) -> None:
     # Added first or last, a host never changes the URL users were given.
     update(estate, "acme", "--add-host", "portal.acme.example.com")
     assert "portal.acme.example.com" in hosts(estate, ACME_EU)
+    again = cli(estate, "update-tenant", "acme", "--add-host", "portal.acme.example.com")
+    assert again.exit_code == 0 and "Nothing to change" in again.stdout
     assert config(estate, ACME_EU)[url] == "https://acme.wfg.example.com/wfgen"
     clean(estate)
     # Taken by another tenant (or on another open branch): refused.
