@@ -22,7 +22,7 @@ from gitops_gen.cli.options import (
 )
 from gitops_gen.cli.publish import change_then_publish, check_target, publish_request
 from gitops_gen.errors import UserError
-from gitops_gen.estate.model import OIDC_AUTH_MODES, EgressRule, HostRoute, check_host
+from gitops_gen.estate.model import OIDC_AUTH_MODES, EgressRule, HostRoute, OidcSettings, check_host
 
 if TYPE_CHECKING:
     from gitops_gen.write.transaction import ChangeResult
@@ -75,6 +75,17 @@ def _host_routes(hosts: list[str], clusters: list[str]) -> tuple[HostRoute, ...]
                             field="--host")
         routes.append(HostRoute(host, placement or clusters[0]))
     return tuple(routes)
+
+
+def _oidc_settings(client_id: str | None, metadata_url: str | None, audience: str | None) -> OidcSettings | None:
+    """The --oidc-* flags of add-tenant and update-tenant: none, or a client ID and a metadata URL."""
+    if not (client_id or metadata_url or audience):
+        return None
+    if not (client_id and metadata_url):
+        raise UserError("an OIDC auth mode needs both --oidc-client-id and --oidc-metadata-url",
+                        "give both (the metadata URL ends in /.well-known/openid-configuration)",
+                        field="--oidc-metadata-url" if client_id else "--oidc-client-id")
+    return OidcSettings(client_id, metadata_url, audience)
 
 
 def _clusters(clusters: list[str]) -> None:
@@ -143,20 +154,13 @@ def add_tenant(
         from gitops_gen.commands.common import resolve_root
         from gitops_gen.commands.tenants import TenantRequest
         from gitops_gen.commands.tenants import add_tenant as add
-        from gitops_gen.estate.model import DatabaseSpec, EstateConfig, OidcSettings, Tenant
+        from gitops_gen.estate.model import DatabaseSpec, EstateConfig, Tenant
 
         root = resolve_root(repo)
         check_target(root, publish)
         _clusters(cluster)
         routes = _host_routes(host or [], cluster)
-        oidc = None
-        if oidc_client_id or oidc_metadata_url or oidc_audience:
-            if not (oidc_client_id and oidc_metadata_url):
-                missing = "--oidc-metadata-url" if oidc_client_id else "--oidc-client-id"
-                raise UserError("an OIDC auth mode needs both --oidc-client-id and --oidc-metadata-url",
-                                "give both (the metadata URL ends in /.well-known/openid-configuration)",
-                                field=missing)
-            oidc = OidcSettings(oidc_client_id, oidc_metadata_url, oidc_audience)
+        oidc = _oidc_settings(oidc_client_id, oidc_metadata_url, oidc_audience)
         if database_cidr and database is not None and database is not DatabaseOpt.external:
             raise UserError("--database-cidr is for an external database", "add --database external",
                             field="--database-cidr")
@@ -338,18 +342,10 @@ def update_tenant(
         from gitops_gen.commands.common import resolve_root
         from gitops_gen.commands.update import TenantUpdate
         from gitops_gen.commands.update import update_tenant as update
-        from gitops_gen.estate.model import OidcSettings
 
         root = resolve_root(repo)
         check_target(root, publish)
-        oidc = None
-        if oidc_client_id or oidc_metadata_url or oidc_audience:
-            if not (oidc_client_id and oidc_metadata_url):
-                missing = "--oidc-metadata-url" if oidc_client_id else "--oidc-client-id"
-                raise UserError("OpenID Connect settings need both --oidc-client-id and --oidc-metadata-url",
-                                "give both (the metadata URL ends in /.well-known/openid-configuration)",
-                                field=missing)
-            oidc = OidcSettings(oidc_client_id, oidc_metadata_url, oidc_audience)
+        oidc = _oidc_settings(oidc_client_id, oidc_metadata_url, oidc_audience)
         routes = []
         for h in add_host or []:
             host, _, placement = h.partition("=")
