@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: the tenant lifecycle commands through the CLI, cold, in an estate of 10,000 tenants on 3 clusters.
 
-Issue requirement: each lifecycle command (update-tenant, remove-tenant's drain, retire and purge), through
+Issue requirement: each lifecycle command (update-tenant, remove-tenant's drain, retire and purge, move-tenant's
+provision, cutover, start-services and finish steps), through
 the CLI at 10,000 tenants on 3 clusters, finishes in under 1 s, cold: no cache of gitops-gen's in
 ``.git/gitops-gen`` (deleted before every run, as after a clone), the repository lock, the commit and the
 branch included. Each phase's branch is then merged (main fast-forwards to it), as its pull request would
@@ -77,6 +78,21 @@ def main() -> int:
                  f"gitops-gen/remove-tenant-{name}-retire"),
                 ("remove-tenant --phase purge", ["remove-tenant", name, "--phase", "purge"],
                  f"gitops-gen/remove-tenant-{name}-purge"),
+            ]
+            # A tenant with an in-cluster database on eu-west-1 only (i % 6 == 0) moves to us-east-1.
+            mover = f"t{int(name[1:]) - 3:05d}"
+            move = ["move-tenant", mover, "--to", "us-east-1", "--phase"]
+            steps += [
+                ("move-tenant --phase provision", [*move, "provision"], f"gitops-gen/move-tenant-{mover}-provision"),
+                ("move-tenant --phase cutover", [*move, "cutover"], f"gitops-gen/move-tenant-{mover}-cutover"),
+                ("move-tenant --phase start-services", [*move, "start-services"],
+                 f"gitops-gen/move-tenant-{mover}-start-services"),
+                ("move-tenant --phase finish (drain)", [*move, "finish"],
+                 f"gitops-gen/move-tenant-{mover}-finish-drain"),
+                ("move-tenant --phase finish --now (retire)", [*move, "finish", "--now", "--reason", "benchmark"],
+                 f"gitops-gen/move-tenant-{mover}-finish-retire"),
+                ("move-tenant --phase finish (purge)", [*move, "finish"],
+                 f"gitops-gen/move-tenant-{mover}-finish-purge"),
             ]
             for label, args, branch in steps:
                 figures.setdefault(label, []).append(cold(root, args))

@@ -22,8 +22,9 @@ LIFE_SERVES = rule(
 
 LIFE_RUNS = rule(
     "LIFE002", "error", "Workload runs where the placement's role or state stops it",
-    "a draining or retired placement runs nothing, and a standby no Windows Services (one instance per "
-    "database): set the workload's replicas to 0, or run 'gitops-gen generate'")
+    "a draining or retired placement runs nothing, and a standby or a primary whose windowsServices are "
+    "held no Windows Services (one instance per database): set the workload's replicas to 0, or run "
+    "'gitops-gen generate'")
 
 
 LIFE_RETIRED_KEEPS = rule(
@@ -60,8 +61,10 @@ def _check_running(o: Overlay) -> Iterator[Finding]:
         if placement.state != "active":
             yield o.ctx.finding(LIFE_RUNS, f"the placement is {placement.state} but {pod.ref} {runs}", pod.ref)
         elif {start_service(c) for c in pod.workflowgen_containers()} & WINDOWS_SERVICES:
-            yield o.ctx.finding(LIFE_RUNS, f"the placement is a standby but {pod.ref} runs the Windows Services "
-                                f"({runs}): only the primary runs them", pod.ref)
+            why = ("its Windows Services are held (windowsServices: held, until move-tenant --phase "
+                   "start-services)" if placement.services_held else "the placement is a standby")
+            yield o.ctx.finding(LIFE_RUNS, f"{why} but {pod.ref} runs the Windows Services ({runs}): only the "
+                                "primary runs them, one instance per database", pod.ref)
 
 
 def _check_retired(o: Overlay) -> Iterator[Finding]:

@@ -100,9 +100,10 @@ def list_(repo: RepoOpt = None, output: OutputOpt = Output.table) -> None:
             ],
         })
         return
-    sys.stdout.write(columns(("cluster", "region", "controller", "tenant", "namespace", "role", "state", "hosts"),
-                           ((r.cluster, r.region, r.controller, r.tenant, r.namespace, r.role, r.state,
-                             ", ".join(r.hosts) or "-") for r in rows)) + "\n")
+    sys.stdout.write(columns(("cluster", "region", "controller", "tenant", "namespace", "role", "state", "phase",
+                              "hosts"),
+                             ((r.cluster, r.region, r.controller, r.tenant, r.namespace, r.role, r.state,
+                               r.phase or "-", ", ".join(r.hosts) or "-") for r in rows)) + "\n")
     out.print(f"{plural(len({r.tenant for r in rows}), 'tenant')}, {plural(len(rows), 'placement')} on "
               f"{plural(len(clusters), 'cluster')}.")
 
@@ -124,5 +125,5 @@ def route(
     for key, value in (("host", f"{r.host} ({r.kind})"), ("tenant", r.row.tenant), ("cluster", r.row.cluster),
                        ("region", r.row.region), ("namespace", r.row.namespace),
                        ("controller", r.row.controller), ("role", r.row.role), ("state", r.row.state),
-                       ("url", f"https://{r.host}/wfgen")):
+                       ("phase", r.row.phase or "-"), ("url", f"https://{r.host}/wfgen")):
         out.print(f"{key:11}{value}", highlight=False)

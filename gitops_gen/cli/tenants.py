@@ -1,4 +1,4 @@
-"""``gitops-gen add-tenant``, ``update-tenant`` and ``remove-tenant``."""
+"""``gitops-gen add-tenant``, ``update-tenant``, ``remove-tenant`` and ``move-tenant``."""
 
 from __future__ import annotations
 
@@ -255,6 +255,66 @@ def remove_tenant(
 
     done = {"drain": "Drained", "retire": "Retired", "purge": "Purged"}[phase.value]
     change_then_publish(run, repo, publish, output, f"{done} tenant {name}")
+
+
+class MovePhaseOpt(StrEnum):
+    """The phases of commands/move.py, in order (estate/model.py MOVE_PHASES)."""
+
+    provision = "provision"
+    cutover = "cutover"
+    start_services = "start-services"
+    finish = "finish"
+
+
+def move_tenant(
+    name: Annotated[str, typer.Argument(help="The tenant to move.")],
+    to: Annotated[str, typer.Option("--to", help="The cluster it moves to.", metavar="CLUSTER")],
+    phase: Annotated[MovePhaseOpt | None, typer.Option(
+        help="provision: a standby on --to, and the data steps to take; cutover: the global hosts move to --to "
+             "and the roles swap, its Windows Services held; start-services: they start on --to, once stopped "
+             "on the old primary; finish: the old placement drains, retires (after lifecycle.retentionDays) and "
+             "leaves git, one pull request per run. Each is refused until the one before is on the default "
+             "branch.")] = None,
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="The cluster it moves from (default: its one active primary; later phases check it "
+                       "against the move).",
+        metavar="CLUSTER")] = None,
+    abort: Annotated[bool, typer.Option(
+        "--abort", help="Undo the provision, before the cutover: the standby on --to drains, then leaves git "
+                        "(run it twice, merging in between).")] = False,
+    now: Annotated[bool, typer.Option("--now", help="finish: retire without waiting for the retention period "
+                                                     "(needs --reason).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why --now cuts the retention period short; recorded in the "
+                                                    "commit message.", metavar="TEXT")] = None,
+    branch: Annotated[str | None, typer.Option(
+        help="Branch to commit on (default: gitops-gen/move-tenant-NAME-PHASE, with the step for finish and "
+             "--abort).")] = None,
+    checkout: CheckoutOpt = False,
+    repo: RepoOpt = None,
+    dry_run: DryRunOpt = False,
+    push: PushOpt = False,
+    pr: PrOpt = False,
+    remote: RemoteOpt = None,
+    api_url: ApiUrlOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Move a tenant to another cluster in phases: provision, cutover, start-services, finish (or --abort);
+    each its own pull request."""
+    json_errors = output is Output.json
+    publish = publish_request(push, pr, None, remote, api_url, dry_run, False, checkout, branch,
+                              json_errors=json_errors)
+
+    def run() -> ChangeResult:
+        from gitops_gen.commands.common import resolve_root
+        from gitops_gen.commands.move import move_tenant as move
+
+        root = resolve_root(repo)
+        check_target(root, publish)
+        return move(root, name, to, phase.value if phase else None, source=from_, abort=abort, now=now,
+                    reason=reason, dry_run=dry_run, branch=branch, checkout=checkout)
+
+    done = "Aborted moving" if abort else f"Move ({phase.value if phase else '?'}) of"
+    change_then_publish(run, repo, publish, output, f"{done} tenant {name} to {to}")
 
 
 def _egress_rule(value: str) -> EgressRule:

@@ -26,7 +26,7 @@ from gitops_gen import yamlio
 from gitops_gen.errors import UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import check_tenant_against, load_clusters, load_config, load_tenant
-from gitops_gen.estate.model import Cluster, EstateConfig, Tenant, parse_tenant
+from gitops_gen.estate.model import Cluster, EstateConfig, Placement, Tenant, move_phase, parse_tenant
 from gitops_gen.estate.source import Source
 from gitops_gen.generate.files import tenant_files
 from gitops_gen.generate.leftovers import left_in_cluster
@@ -103,6 +103,7 @@ def remove_tenant(root: Path, name: str, phase: str, cluster: str | None = None,
             return Draft({}, "", notes=(f"{name} has no placement on {cluster} in {source.label}: it was purged "
                                         "already (or never placed there); nothing to do",))
         chosen = _chosen(tenant, cluster)
+        _refuse_moving(tenant, cluster)
         removal.clusters = chosen
         notes: list[str] = []
         updated = tenant
@@ -118,18 +119,18 @@ def remove_tenant(root: Path, name: str, phase: str, cluster: str | None = None,
                 raise UserError(_out_of_order(name, c, state, phase), _first_phase_hint(name, c, state, phase, cluster),
                                 field="--phase")
             if phase == "retire":
-                removal.drained_at[c] = _check_retention(er, base, name, c, config, moment, now, reason)
+                removal.drained_at[c] = check_retention(er, base, name, c, config, moment, now, reason)
             if after is not None:
-                updated = _with_state(updated, c, after)
+                updated = with_state(updated, c, after)
         if updated is tenant and phase != "purge":
             return Draft({}, "", notes=tuple(notes))
         if phase == "purge":
             gone = [c for c in chosen if c not in removal.done]
             if not gone:
                 return Draft({}, "", notes=tuple(notes))
-            return _purge_draft(source, config, clusters, tenant, gone, removal, notes)
-        desired, removed = _files(source, config, clusters, tenant, updated)
-        return Draft(desired, _message(removal, tenant, clusters, reason), removed=removed, notes=tuple(notes))
+            return purge_draft(source, config, clusters, tenant, gone, removal, notes)
+        desired, removed = changed_files(source, config, clusters, tenant, updated)
+        return Draft(desired, removal_message(removal, tenant, clusters, reason), removed=removed, notes=tuple(notes))
 
     result = commit_change(root, "remove-tenant", target, draft, dry_run=dry_run)
     result.extra["removeTenant"] = removal.as_json()
@@ -144,6 +145,25 @@ def _chosen(tenant: Tenant, cluster: str | None) -> list[str]:
                         f"{', '.join(tenant.placements)})", "name one of them, or drop --cluster to remove every "
                         "placement", field="--cluster")
     return [cluster]
+
+
+def _refuse_moving(tenant: Tenant, cluster: str | None) -> None:
+    """One placement of a move in progress leaves through move-tenant until the target runs the Windows
+    Services: before that, the source is the only primary, and the target is the provision to undo."""
+    phase = move_phase(tenant)
+    if cluster is None or tenant.move is None or cluster not in (tenant.move.source, tenant.move.target):
+        return
+    if phase in ("provision", "cutover", "abort"):
+        m = tenant.move
+        raise UserError(f"{tenant.name} is moving from {m.source} to {m.target} (phase {phase} merged): its "
+                        f"placement on {cluster} leaves through move-tenant",
+                        f"'gitops-gen move-tenant {tenant.name} --to {m.target} --abort' undoes the move before "
+                        "cutover; after it, --phase start-services then --phase finish retire the old placement",
+                        field="--cluster")
+    if cluster == tenant.move.target:
+        raise UserError(f"{tenant.name} has just moved to {cluster}: its placement there is the tenant's primary",
+                        f"finish the move first ('gitops-gen move-tenant {tenant.name} --to {cluster} --phase "
+                        "finish'), then remove it", field="--cluster")
 
 
 def _out_of_order(name: str, cluster: str, state: str, phase: str) -> str:
@@ -161,22 +181,40 @@ def _first_phase_hint(name: str, cluster: str, state: str, phase: str, chosen: s
     return f"{name} on {cluster} is past --phase {phase} already; the next phase is {PHASES[order[state]]}"
 
 
-def _with_state(tenant: Tenant, cluster: str, state: str) -> Tenant:
-    details = [p for p in tenant.details if p.cluster != cluster]
-    details.append(replace(tenant.placement(cluster), state=state))
+def with_state(tenant: Tenant, cluster: str, state: str) -> Tenant:
+    return with_placement(tenant, replace(tenant.placement(cluster), state=state))
+
+
+def with_placement(tenant: Tenant, placement: Placement) -> Tenant:
+    """The tenant with ``placement`` in place of what it declared for that cluster."""
+    details = [p for p in tenant.details if p.cluster != placement.cluster]
+    details.append(placement)
     order = {c: i for i, c in enumerate(tenant.placements)}
     return replace(tenant, details=tuple(sorted(details, key=lambda p: order[p.cluster])))
 
 
 def edited_declaration(text: str, tenant: Tenant) -> str:
-    """tenant.yaml's text with each placement's role, state and applicationUrl as ``tenant`` has them,
-    edited in place: comments and the order and spelling of every other field are kept."""
+    """tenant.yaml's text with each placement's role, state, applicationUrl and windowsServices, where each
+    host is served and the move in progress, as ``tenant`` has them, edited in place: comments and the order
+    and spelling of every other field are kept."""
     doc = yamlio.load_declaration(text)
+    listed = {str(p["cluster"]) for p in doc["placements"]}
+    missing = [c for c in tenant.placements if c not in listed]
+    if missing:  # a new placement (move-tenant's provision); read back, so it is edited like the others
+        doc["placements"].extend({"cluster": c} for c in missing)
+        doc = yamlio.load_declaration(yamlio.dump_declaration(doc))
+    first = str(doc["placements"][0]["cluster"])
+    for h in doc.get("hosts") or []:  # where each host is served (move-tenant's cutover moves them)
+        now = next((x.placement for x in tenant.hosts if x.host == h.get("host")), None)
+        if now is not None and now != h.get("placement", first):
+            h["placement"] = now
     for p in doc["placements"]:
         placement = tenant.placement(str(p["cluster"]))
-        position = 1  # after 'cluster', in this order: role, state, applicationUrl
+        position = 1  # after 'cluster', in this order: role, state, applicationUrl, windowsServices
         for key, value, default in (("role", placement.role, "primary"), ("state", placement.state, "active"),
-                                    ("applicationUrl", placement.application_url, None)):
+                                    ("applicationUrl", placement.application_url, None),
+                                    ("windowsServices", "held" if placement.services_held else "running",
+                                     "running")):
             if value == default:
                 if key in p:
                     del p[key]
@@ -186,10 +224,14 @@ def edited_declaration(text: str, tenant: Tenant) -> str:
             else:
                 p.insert(min(position, len(p)), key, value)
             position = list(p).index(key) + 1
+    if tenant.move is None:
+        doc.pop("move", None)
+    else:
+        doc["move"] = {"from": tenant.move.source, "to": tenant.move.target}
     return yamlio.dump_declaration(doc)
 
 
-def _files(source: Source, config: EstateConfig, clusters: dict[str, Cluster], before: Tenant,
+def changed_files(source: Source, config: EstateConfig, clusters: dict[str, Cluster], before: Tenant,
            after: Tenant) -> tuple[dict[str, str], tuple[str, ...]]:
     """The tenant's new declaration and derived files, and the derived files it no longer has."""
     rel = layout.tenant_file(after.name)
@@ -229,7 +271,7 @@ def _drain_commit(er: EstateRepo, base: pygit2.Commit, tenant: str, cluster: str
     return since
 
 
-def _check_retention(er: EstateRepo, base: pygit2.Commit, tenant: str, cluster: str, config: EstateConfig,
+def check_retention(er: EstateRepo, base: pygit2.Commit, tenant: str, cluster: str, config: EstateConfig,
                      moment: dt.datetime, now: bool, reason: str | None) -> str:
     drained = _drain_commit(er, base, tenant, cluster)
     at = dt.datetime.fromtimestamp(drained.commit_time, dt.UTC)
@@ -244,7 +286,7 @@ def _check_retention(er: EstateRepo, base: pygit2.Commit, tenant: str, cluster: 
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _purge_draft(source: Source, config: EstateConfig, clusters: dict[str, Cluster], tenant: Tenant,
+def purge_draft(source: Source, config: EstateConfig, clusters: dict[str, Cluster], tenant: Tenant,
                  gone: list[str], removal: Removal, notes: list[str]) -> Draft:
     for c in gone:
         removal.left[c], removal.steps[c] = left_in_cluster(config, tenant, clusters[c])
@@ -266,6 +308,8 @@ def _purge_draft(source: Source, config: EstateConfig, clusters: dict[str, Clust
         for i in reversed(range(len(hosts))):
             if hosts[i].get("placement", tenant.placements[0]) in gone:
                 del hosts[i]
+        if tenant.move is not None and {tenant.move.source, tenant.move.target} & set(gone):
+            del doc["move"]  # the move ends with either of its placements: finished, or aborted
         text = yamlio.dump_declaration(doc)
         checked = parse_tenant(rel, text, expected_name=tenant.name)
         desired = {rel: text, **tenant_files(config, clusters, checked)}
@@ -275,10 +319,10 @@ def _purge_draft(source: Source, config: EstateConfig, clusters: dict[str, Clust
     for c in gone:
         notes.append(f"left in cluster {c}, protected from pruning: " + "; ".join(removal.left[c]))
         notes.append(f"to delete it on {c} after a backup: " + "; then ".join(removal.steps[c]))
-    return Draft(desired, _message(removal, tenant, clusters, None), removed=removed, notes=tuple(notes))
+    return Draft(desired, removal_message(removal, tenant, clusters, None), removed=removed, notes=tuple(notes))
 
 
-def _message(removal: Removal, tenant: Tenant, clusters: dict[str, Cluster], reason: str | None) -> str:
+def removal_message(removal: Removal, tenant: Tenant, clusters: dict[str, Cluster], reason: str | None) -> str:
     gone = [c for c in removal.clusters if c not in removal.done]
     on = ", ".join(gone)
     title = {"drain": f"Drain tenant {tenant.name} on {on}", "retire": f"Retire tenant {tenant.name} on {on}",

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from gitops_gen.errors import UserError
 from gitops_gen.estate.load import load_estate
-from gitops_gen.estate.model import Cluster, check_host
+from gitops_gen.estate.model import Cluster, check_host, lifecycle_phase
 from gitops_gen.redact import redact
 
 
@@ -26,6 +26,8 @@ class PlacementRow:
     state: str = "active"
     #: Global hosts declared on it that it does not serve, being draining or retired.
     unserved: tuple[str, ...] = ()
+    #: Where it is in move-tenant's or remove-tenant's phases (model.lifecycle_phase), else None.
+    phase: str | None = None
 
     @property
     def serves(self) -> bool:
@@ -39,7 +41,7 @@ class PlacementRow:
     def as_json(self) -> dict[str, object]:
         return {"tenant": self.tenant, "cluster": self.cluster, "region": self.region,
                 "controller": self.controller, "namespace": self.namespace, "role": self.role, "state": self.state,
-                "regionalHost": self.regional_host, "globalHosts": list(self.global_hosts),
+                "phase": self.phase, "regionalHost": self.regional_host, "globalHosts": list(self.global_hosts),
                 "unservedHosts": list(self.unserved)}
 
 
@@ -49,7 +51,8 @@ def list_placements(root: Path) -> tuple[dict[str, Cluster], list[PlacementRow]]
         PlacementRow(t.name, c, estate.clusters[c].region, estate.clusters[c].controller, t.namespace,
                      estate.clusters[c].regional_host(t.name), tuple(t.global_hosts_of(c)), t.placement(c).role,
                      t.placement(c).state,
-                     () if t.placement(c).serves else tuple(h.host for h in t.hosts if h.placement == c))
+                     () if t.placement(c).serves else tuple(h.host for h in t.hosts if h.placement == c),
+                     lifecycle_phase(t, c) if t.details or t.move else None)
         for t in estate.tenants.values() for c in t.placements
     ]
     rows.sort(key=lambda r: (r.cluster, r.tenant))

@@ -41,6 +41,9 @@ PLACEMENT_ROLES: tuple[str, ...] = ("primary", "standby")
 #: A placement's state in its lifecycle: active; draining (serves nothing, workloads at 0 replicas, data,
 #: secrets and isolation kept); retired (only the Namespace, the data and the NetworkPolicies remain).
 PLACEMENT_STATES: tuple[str, ...] = ("active", "draining", "retired")
+#: placements[].windowsServices: "held" keeps an active primary's Windows Services at 0 replicas, as
+#: move-tenant's cutover leaves the new primary until the old one's have stopped.
+WINDOWS_SERVICES_MODES: tuple[str, ...] = ("running", "held")
 #: Certificate challenges: HTTP-01 needs the solver pod reachable in the tenant namespace, DNS-01 nothing there.
 CHALLENGES: tuple[str, ...] = ("http01", "dns01")
 #: Characters of a Go template or a Flux post-build variable: never in a value that lands in an
@@ -324,6 +327,9 @@ class Placement:
     state: str = "active"
     #: Recorded by add-tenant; None (a file written before it was): the first host the placement serves.
     application_url: str | None = None
+    #: windowsServices: held: an active primary whose Windows Services stay at 0 replicas (move-tenant's
+    #: cutover, until they have stopped on the former primary).
+    services_held: bool = False
 
     @property
     def serves(self) -> bool:
@@ -332,7 +338,16 @@ class Placement:
 
     @property
     def runs_windows_services(self) -> bool:
-        return self.state == "active" and self.role == "primary"
+        return self.state == "active" and self.role == "primary" and not self.services_held
+
+
+@dataclass(frozen=True)
+class TenantMove:
+    """tenant.yaml's ``move: {from: C1, to: C2}``: move-tenant is taking the tenant from one placement to
+    another. Which phase it has reached follows from the two placements' roles and states (``move_phase``)."""
+
+    source: str
+    target: str
 
 
 @dataclass(frozen=True)
@@ -356,6 +371,8 @@ class Tenant:
 
     #: Role, state and ApplicationUrl of each placement that declares one (see ``placement``).
     details: tuple[Placement, ...] = ()
+    #: A move in progress (move-tenant), else None.
+    move: TenantMove | None = None
 
     @property
     def namespace(self) -> str:
@@ -786,7 +803,7 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
     r = _Reader(path, text, "Tenant")
     d = r.doc
     r.check_keys(d, {"apiVersion", "kind", "name", "placements", "hosts", "webReplicas", "size", "auth",
-                     "oidc", "license", "database", "storage", "egress", "bodySize", "secrets"})
+                     "oidc", "license", "database", "storage", "egress", "bodySize", "secrets", "move"})
     name = r.get(d, "name", str, "name")
     r.wrap("name", d, "name", check_tenant_name, name)
     if expected_name is not None and name != expected_name:
@@ -802,7 +819,7 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
         if not isinstance(p, Mapping):
             r.fail(f"placements[{i}]", "must be a mapping like {cluster: eu-west-1}",
                    "write each placement as '- cluster: NAME'", raw_placements, i)
-        r.check_keys(p, {"cluster", "role", "state", "applicationUrl"}, f"placements[{i}].")
+        r.check_keys(p, {"cluster", "role", "state", "applicationUrl", "windowsServices"}, f"placements[{i}].")
         cluster = r.get(p, "cluster", str, f"placements[{i}].cluster")
         r.wrap(f"placements[{i}].cluster", p, "cluster", check_cluster_name, cluster)
         if cluster in placements:
@@ -814,8 +831,14 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
         url = r.get(p, "applicationUrl", str, f"placements[{i}].applicationUrl", None)
         if url is not None:
             r.wrap(f"placements[{i}].applicationUrl", p, "applicationUrl", check_application_url, url)
-        if (role, state, url) != ("primary", "active", None):
-            details.append(Placement(cluster, role, state, None if url is None else str(url)))
+        services = r.choice(p, "windowsServices", WINDOWS_SERVICES_MODES, f"placements[{i}].windowsServices",
+                            "running")
+        if services == "held" and (role, state) != ("primary", "active"):
+            r.fail(f"placements[{i}].windowsServices", f"is held on a {state} {role}, which runs no Windows "
+                   "Services anyway", "remove 'windowsServices: held': it is for an active primary whose Windows "
+                   "Services wait (move-tenant's cutover)", p, "windowsServices")
+        if (role, state, url, services) != ("primary", "active", None, "running"):
+            details.append(Placement(cluster, role, state, None if url is None else str(url), services == "held"))
     hosts: list[HostRoute] = []
     seen_hosts: dict[str, int] = {}
     raw_hosts = r.get(d, "hosts", list, "hosts", [])
@@ -901,12 +924,66 @@ def parse_tenant(path: str, text: str, expected_name: str | None = None) -> Tena
             r.fail("placements", f"has {len(runners)} active primaries ({', '.join(runners)}) on one external "
                    "database: each would run the Windows Services against it, and WorkflowGen allows one instance "
                    "of each", "keep one primary and set 'role: standby' on the others")
+    move = _move(r, d, placements)
     return Tenant(
         name=name, placements=tuple(placements), hosts=tuple(hosts), web_replicas=replicas, size=size,
         auth=auth, database=DatabaseSpec(db_mode, tuple(cidrs), port), secret_key=secret_key, oidc=oidc,
         trial_license=bool(trial), egress=egress, data_storage=data_storage, database_storage=db_storage,
-        body_size=body_size, details=tuple(details),
+        body_size=body_size, details=tuple(details), move=move,
     )
+
+
+def _move(r: _Reader, d: Mapping[str, Any], placements: list[str]) -> TenantMove | None:
+    if "move" not in d:
+        return None
+    node = r.mapping(d, "move", "move")
+    r.check_keys(node, {"from", "to"}, "move.")
+    ends = []
+    for key in ("from", "to"):
+        cluster = r.get(node, key, str, f"move.{key}",
+                        hint="move-tenant records 'move: {from: C1, to: C2}' while it moves the tenant")
+        if cluster not in placements:
+            r.fail(f"move.{key}", f"is {cluster!r}, which is not one of this tenant's placements "
+                   f"({', '.join(placements)})", "name a cluster listed under placements, or remove 'move' when no "
+                   "move is in progress", node, key)
+        ends.append(str(cluster))
+    if ends[0] == ends[1]:
+        r.fail("move.to", f"is {ends[1]!r}, the cluster it moves from", "a move goes to another cluster", node, "to")
+    return TenantMove(ends[0], ends[1])
+
+
+#: move-tenant's phases, in order; "abort" undoes provision.
+MOVE_PHASES: tuple[str, ...] = ("provision", "cutover", "start-services", "finish")
+
+
+def lifecycle_phase(t: Tenant, cluster: str) -> str | None:
+    """Where the placement on ``cluster`` is in a lifecycle command's phases, for ``list`` and ``route``:
+    ``moving to C2 (cutover)``, ``moving from C1 (cutover)``, ``removing (drained)``, ``removing
+    (retired)``; None when it is in none."""
+    phase = move_phase(t)
+    if t.move is not None and cluster == t.move.source:
+        return f"moving to {t.move.target} ({phase})"
+    if t.move is not None and cluster == t.move.target:
+        return f"moving from {t.move.source} ({phase})"
+    state = t.placement(cluster).state
+    return None if state == "active" else f"removing ({'drained' if state == 'draining' else state})"
+
+
+def move_phase(t: Tenant) -> str | None:
+    """The last move-tenant phase the tenant's declaration shows done, or None when it is not moving:
+    provision (a standby on the target), cutover (the target primary, its Windows Services held),
+    start-services (the target runs them), finish (the source draining or retired) or abort (the
+    target draining: the provision undone)."""
+    if t.move is None:
+        return None
+    source, target = t.placement(t.move.source), t.placement(t.move.target)
+    if target.state != "active":
+        return "abort"
+    if source.state != "active":
+        return "finish"
+    if target.role == "standby":
+        return "provision"
+    return "cutover" if target.services_held else "start-services"
 
 
 def _runs_services(details: list[Placement], cluster: str) -> bool:
@@ -975,6 +1052,8 @@ def _placement_declaration(p: Placement) -> dict[str, Any]:
         doc["state"] = p.state
     if p.application_url is not None:
         doc["applicationUrl"] = p.application_url
+    if p.services_held:
+        doc["windowsServices"] = "held"
     return doc
 
 
@@ -1006,6 +1085,8 @@ def tenant_declaration(t: Tenant) -> dict[str, Any]:
         doc["bodySize"] = t.body_size
     if t.secret_key:
         doc["secrets"] = {"remoteKey": t.secret_key}
+    if t.move is not None:
+        doc["move"] = {"from": t.move.source, "to": t.move.target}
     return doc
 
 

@@ -32,6 +32,7 @@ from gitops_gen.atomic import write_atomic
 from gitops_gen.errors import GitError, UserError
 from gitops_gen.estate import layout
 from gitops_gen.estate.load import Estate, load_estate
+from gitops_gen.estate.model import Tenant, move_phase
 from gitops_gen.generate.leftovers import left_in_cluster
 from gitops_gen.generate.quantity import parse_quantity
 from gitops_gen.render.kustomize import (
@@ -556,7 +557,8 @@ def routing_risks(base: Estate, head: Estate) -> list[Risk]:
         a, b = old.get(host), new.get(host)
         if a and b and a != b:
             risks.append(Risk("medium", "routing-change", b[0], b[1],
-                              f"{host} moves from {where(base, a)} to {where(head, b)}"))
+                              f"{host} moves from {where(base, a)} to {where(head, b)}; lower its DNS records' "
+                              "TTL a TTL period ahead of the merge, so resolvers follow within a minute"))
         elif a and not b:
             risks.append(Risk("low", "host-removed", a[0], a[1], f"{host} is no longer served ({where(base, a)})"))
     return risks
@@ -569,7 +571,7 @@ def lifecycle_risks(base: Estate, head: Estate) -> list[Risk]:
     for name in sorted(set(base.tenants) | set(head.tenants)):
         old, new = base.tenants.get(name), head.tenants.get(name)
         if old is new or (old is not None and new is not None and old.placements == new.placements
-                          and old.details == new.details):
+                          and old.details == new.details and old.move == new.move):
             continue  # the same placements, roles and states (10,000 tenants: most of them)
         for c in (old.placements if old else ()):
             was = old.placement(c) if old else None
@@ -608,10 +610,62 @@ def lifecycle_risks(base: Estate, head: Estate) -> list[Risk]:
                                   + ("the placement serves and runs again; check its data is current"
                                      if now.state == "active" else "a lifecycle phase skipped or undone")))
             if was.role != now.role and now.state == "active":
-                risks.append(Risk("high", "role-change", name, c,
-                                  f"role {was.role} → {now.role}: the Windows Services "
-                                  + ("start here; they must have stopped on the former primary first (one "
-                                     "instance per database)" if now.role == "primary" else "stop here")))
+                starts = ("are held here (windowsServices: held) until move-tenant --phase start-services"
+                          if now.services_held else "start here; they must have stopped on the former primary "
+                          "first (one instance per database)")
+                risks.append(Risk("high", "role-change", name, c, f"role {was.role} → {now.role}: the Windows "
+                                  "Services " + (starts if now.role == "primary" else "stop here")))
+            elif was.services_held and not now.services_held and now.runs_windows_services:
+                risks.append(Risk("high", "windows-services-start", name, c,
+                                  "the Windows Services start here (windowsServices: held is lifted): before "
+                                  "merging, check they have stopped on every other placement of this database"))
+        if old is not None and new is not None:
+            risks += _move_risks(base, head, old, new)
+    return risks
+
+
+def _move_risks(base: Estate, head: Estate, old: Tenant, new: Tenant) -> list[Risk]:
+    """The move-tenant phase a change merges, named, with what to do around it."""
+    was, now = move_phase(old), move_phase(new)
+    if was == now:
+        return []
+    m = new.move or old.move
+    assert m is not None
+    name, risks = new.name, []
+
+    def region(c: str) -> str:
+        cluster = head.clusters.get(c) or base.clusters.get(c)
+        return f"{c} ({cluster.region})" if cluster else c
+    if now == "provision":
+        risks.append(Risk("medium", "move-provision", name, m.target,
+                          f"move-tenant phase provision: a standby of {name} on {m.target}, moving from {m.source}; "
+                          f"before the cutover, copy its secrets and data there "
+                          + ("(the database is external and shared: no restore)" if new.database.mode == "external"
+                             else "(restore the database backup and copy C:\\wfgen\\data)")))
+    elif now == "cutover":
+        hosts = [h.host for h in old.hosts if h.placement == m.source]
+        risks.append(Risk("high", "move-cutover", name, m.target,
+                          f"move-tenant phase cutover: routing moves from region {region(m.source)} to "
+                          f"{region(m.target)}" + (f" for {', '.join(hosts)}" if hosts else "")
+                          + "; lower the DNS records' TTL a TTL period ahead; the Windows Services stop on "
+                          f"{m.source} and stay held on {m.target} until --phase start-services"
+                          + ("; the database is per placement: restore the final backup of "
+                             f"{m.source} on {m.target} right before merging" if new.database.mode == "in-cluster"
+                             else "")))
+    elif now == "start-services":
+        risks.append(Risk("high", "move-start-services", name, m.target,
+                          f"move-tenant phase start-services: the Windows Services start on {m.target}; merge only "
+                          f"once they have stopped on {m.source} (the cutover synced there)"))
+    elif now == "finish" or (now is None and was in ("finish", "start-services")):
+        risks.append(Risk("medium", "move-finish", name, m.source,
+                          f"move-tenant phase finish: {m.source}, the former primary, "
+                          + ("leaves git; the move ends" if now is None else
+                             f"goes {new.placement(m.source).state}")))
+    elif now == "abort" or (now is None and was == "abort"):
+        risks.append(Risk("medium", "move-abort", name, m.target,
+                          f"move-tenant --abort: the standby on {m.target} "
+                          + ("leaves git; the move is undone" if now is None else "drains")
+                          + f"; {m.source} stays the primary"))
     return risks
 
 

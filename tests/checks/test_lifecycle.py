@@ -18,7 +18,7 @@ from tests.checks.cases import ACME, GLOBEX_US, SERVICES, WEB, Case, Docs, Rende
 from tests.tools import render
 
 
-def placed(tenant: str, cluster: str, **fields: str) -> Callable[[Estate], Estate]:
+def placed(tenant: str, cluster: str, **fields: str | bool) -> Callable[[Estate], Estate]:
     def declare(estate: Estate) -> Estate:
         t = estate.tenants[tenant]
         details = (*(p for p in t.details if p.cluster != cluster), replace(t.placement(cluster), **fields))
@@ -62,6 +62,9 @@ LIFECYCLE_CASES = [
     Case("LIFE002", "draining-web-runs", ACME, _draining_web_runs, placed("acme", "eu-west-1", state="draining")),
     # globex is on one external database: us-east-1 is its standby (add-tenant made it one).
     Case("LIFE002", "standby-runs-windows-services", GLOBEX_US, _standby_runs_services),
+    # move-tenant's cutover: the new primary's Windows Services wait until they have stopped on the old one.
+    Case("LIFE002", "held-primary-runs-windows-services", ACME, _standby_runs_services,
+         placed("acme", "eu-west-1", services_held=True)),
     Case("LIFE003", "retired-keeps-a-service", ACME, _retired_keeps_service, placed("acme", "eu-west-1",
                                                                                  state="retired")),
 ]

@@ -469,7 +469,8 @@ def test_list_json(estate: Path) -> None:
     def row(tenant: str, cluster: str, region: str, controller: str, domain: str,
             hosts: list[str], role: str = "primary") -> dict[str, object]:
         return {"tenant": tenant, "cluster": cluster, "region": region, "controller": controller,
-                "namespace": tenant, "role": role, "state": "active", "regionalHost": f"{tenant}.{domain}",
+                "namespace": tenant, "role": role, "state": "active", "phase": None,
+                "regionalHost": f"{tenant}.{domain}",
                 "globalHosts": hosts, "unservedHosts": []}
 
     eu = ("eu-west-1", "eu-west", "argocd", "eu.wfg.example.com")
@@ -487,13 +488,14 @@ def test_list_table(estate: Path) -> None:
     result = cli(estate, "list")
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.stdout.splitlines()]
-    assert rows[0] == ["cluster", "region", "controller", "tenant", "namespace", "role", "state", "hosts"]
+    assert rows[0] == ["cluster", "region", "controller", "tenant", "namespace", "role", "state", "phase",
+                       "hosts"]
     assert rows[1:4] == [
-        ["eu-west-1", "eu-west", "argocd", "acme", "acme", "primary", "active", "acme.wfg.example.com,",
+        ["eu-west-1", "eu-west", "argocd", "acme", "acme", "primary", "active", "-", "acme.wfg.example.com,",
          "acme.eu.wfg.example.com"],
-        ["eu-west-1", "eu-west", "argocd", "globex", "globex", "primary", "active", "globex.wfg.example.com,",
+        ["eu-west-1", "eu-west", "argocd", "globex", "globex", "primary", "active", "-", "globex.wfg.example.com,",
          "globex.eu.wfg.example.com"],
-        ["us-east-1", "us-east", "flux", "globex", "globex", "standby", "active", "globex.us.wfg.example.com"],
+        ["us-east-1", "us-east", "flux", "globex", "globex", "standby", "active", "-", "globex.us.wfg.example.com"],
     ]
     assert result.stdout.splitlines()[4] == "2 tenants, 3 placements on 2 clusters."
 
@@ -502,18 +504,21 @@ def test_list_table(estate: Path) -> None:
     ("acme.wfg.example.com",
      {"host": "acme.wfg.example.com", "kind": "global", "tenant": "acme", "cluster": "eu-west-1",
       "region": "eu-west", "controller": "argocd", "namespace": "acme", "role": "primary", "state": "active",
-      "regionalHost": "acme.eu.wfg.example.com", "globalHosts": ["acme.wfg.example.com"], "unservedHosts": [],
+      "phase": None, "regionalHost": "acme.eu.wfg.example.com", "globalHosts": ["acme.wfg.example.com"],
+      "unservedHosts": [],
       "url": "https://acme.wfg.example.com/wfgen"}),
     ("globex.us.wfg.example.com",
      {"host": "globex.us.wfg.example.com", "kind": "regional", "tenant": "globex", "cluster": "us-east-1",
       "region": "us-east", "controller": "flux", "namespace": "globex", "role": "standby", "state": "active",
+      "phase": None,
       "regionalHost": "globex.us.wfg.example.com", "globalHosts": [], "unservedHosts": [],
       "url": "https://globex.us.wfg.example.com/wfgen"}),
     # Hosts are normalised: case and a trailing dot do not matter.
     ("GLOBEX.wfg.example.com.",
      {"host": "globex.wfg.example.com", "kind": "global", "tenant": "globex", "cluster": "eu-west-1",
       "region": "eu-west", "controller": "argocd", "namespace": "globex", "role": "primary", "state": "active",
-      "regionalHost": "globex.eu.wfg.example.com", "globalHosts": ["globex.wfg.example.com"], "unservedHosts": [],
+      "phase": None, "regionalHost": "globex.eu.wfg.example.com", "globalHosts": ["globex.wfg.example.com"],
+      "unservedHosts": [],
       "url": "https://globex.wfg.example.com/wfgen"}),
 ])
 def test_route_json(estate: Path, host: str, expected: dict[str, object]) -> None:
@@ -528,7 +533,7 @@ def test_route_table_for_a_regional_host(estate: Path) -> None:
     assert [line.split(None, 1) for line in result.stdout.splitlines()] == [
         ["host", "globex.us.wfg.example.com (regional)"], ["tenant", "globex"], ["cluster", "us-east-1"],
         ["region", "us-east"], ["namespace", "globex"], ["controller", "flux"], ["role", "standby"],
-        ["state", "active"], ["url", "https://globex.us.wfg.example.com/wfgen"],
+        ["state", "active"], ["phase", "-"], ["url", "https://globex.us.wfg.example.com/wfgen"],
     ]
 
 

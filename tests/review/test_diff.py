@@ -157,7 +157,8 @@ def test_move_a_global_host(estate: Path) -> None:
     moves = [r for r in result.risks if r.id == "routing-change"]
     assert [(r.tenant, r.cluster, r.message) for r in moves] == [
         ("globex", "us-east-1", "globex.wfg.example.com moves from tenant globex on eu-west-1 (eu-west) "
-                                "to tenant globex on us-east-1 (us-east)")]
+                                "to tenant globex on us-east-1 (us-east); lower its DNS records' TTL a TTL period "
+                                "ahead of the merge, so resolvers follow within a minute")]
     changed = {(o.cluster, o.kind) for o in result.objects}
     assert {("eu-west-1", "Ingress"), ("us-east-1", "Ingress"), ("eu-west-1", "ConfigMap")} <= changed
     ingress = next(o for o in result.objects if o.kind == "Ingress" and o.cluster == "us-east-1")
