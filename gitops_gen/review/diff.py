@@ -580,7 +580,10 @@ def lifecycle_risks(base: Estate, head: Estate) -> list[Risk]:
                 continue
             if now is None:
                 cluster = base.clusters.get(c)
-                if was.state != "retired" or cluster is None or old is None:
+                # move-tenant --abort purges the standby it provisioned from draining: no retention period.
+                aborted = (old is not None and old.move is not None and c == old.move.target
+                           and was.state == "draining")
+                if (was.state != "retired" and not aborted) or cluster is None or old is None:
                     risks.append(Risk("high", "removed-without-phases", name, c,
                                       f"the placement on {c} leaves git while it is {was.state}: run "
                                       f"'gitops-gen remove-tenant {name} --cluster {c}' with --phase drain, retire "

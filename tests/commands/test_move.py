@@ -186,6 +186,9 @@ def test_abort_undoes_the_provision(estate: Path) -> None:
     result = cli(estate, "move-tenant", "acme", "--to", US, "--abort", "--output", "json")
     assert result.exit_code == 0, result.output
     assert "Namespace acme" in json.loads(result.stdout)["moveTenant"]["leftInCluster"][US]
+    found = risks(estate, "gitops-gen/move-tenant-acme-abort-purge")
+    assert "removed-without-phases" not in found and [c for c, _ in found["data-left-in-cluster"]] == [US]
+    assert "move-abort" in found
     message = git(estate, "log", "-1", "--format=%B", "gitops-gen/move-tenant-acme-abort-purge")
     assert "step 2/2" in message and "kubectl --context us-east-1 -n acme delete pvc" in message
     merge(estate, "gitops-gen/move-tenant-acme-abort-purge")
